@@ -1,0 +1,5 @@
+"""Entry point for ``python -m chatpulse``."""
+
+from chatpulse.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""HTTP: the app factory, routers, auth, problem details, the stream and the wallboard."""

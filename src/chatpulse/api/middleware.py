@@ -1,0 +1,126 @@
+"""Pure ASGI middleware: request ids and JSON access logs, case-insensitive /api paths."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_SAFE_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+log = logging.getLogger("chatpulse.access")
+
+
+class RequestIdMiddleware:
+    """Every response carries X-Request-Id (the client's, if it sent a sane one)."""
+
+    def __init__(self, app: ASGIApp, log_requests: bool = True) -> None:
+        self.app = app
+        self.log_requests = log_requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                text = value.decode("latin-1")
+                if _SAFE_ID.match(text):
+                    request_id = text
+                break
+        request_id = request_id or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status_holder = [0]
+        header = (b"x-request-id", request_id.encode("latin-1"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if self.log_requests and log.isEnabledFor(logging.INFO):
+                log.info(
+                    "request",
+                    extra={
+                        "request_id": request_id,
+                        "method": scope.get("method"),
+                        "route": scope.get("route_path", scope.get("path")),
+                        "status": status_holder[0],
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    },
+                )
+
+
+class CaseInsensitivePaths:
+    """Match /api paths case-insensitively: rewrite the path to the route's own spelling."""
+
+    def __init__(self, app: ASGIApp, paths: Iterable[str]) -> None:
+        self.app = app
+        self._templates: dict[int, list[list[str | None]]] = {}
+        for path in paths:
+            if path.lower().startswith("/api/"):
+                parts: list[str | None] = [
+                    None if p.startswith("{") else p for p in path.split("/")
+                ]
+                self._templates.setdefault(len(parts), []).append(parts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path[:5].lower() == "/api/":
+                canonical = self._canonical(path)
+                if canonical is not None and canonical != path:
+                    scope = dict(scope)
+                    scope["path"] = canonical
+                    scope["raw_path"] = canonical.encode()
+        await self.app(scope, receive, send)
+
+    def _canonical(self, path: str) -> str | None:
+        parts = path.split("/")
+        lowered = [p.lower() for p in parts]
+        for template in self._templates.get(len(parts), ()):
+            if all(t is None or t.lower() == p for t, p in zip(template, lowered, strict=True)):
+                return "/".join(p if t is None else t for t, p in zip(template, parts, strict=True))
+        return None
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line: time, level, message and the request fields."""
+
+    FIELDS = ("request_id", "method", "route", "status", "duration_ms")
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in self.FIELDS:
+            if hasattr(record, name):
+                out[name] = getattr(record, name)
+        if record.exc_info:
+            out["error"] = self.formatException(record.exc_info)
+        return json.dumps(out)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter())
+    root = logging.getLogger("chatpulse")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False

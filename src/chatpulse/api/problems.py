@@ -1,0 +1,108 @@
+"""RFC 9457 problem details: the one place error bodies are built."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from chatpulse.domain.errors import ChatPulseError, FieldError
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(
+    status: int,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "errors": [e.as_json() for e in errors or []],
+    }
+    all_headers = dict(headers or {})
+    if status == 401:
+        all_headers.setdefault("WWW-Authenticate", 'Bearer realm="chatpulse"')
+    return Response(orjson.dumps(body), status, all_headers, media_type=PROBLEM_JSON)
+
+
+async def on_chatpulse_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ChatPulseError)
+    return problem(exc.status, exc.detail, exc.errors)
+
+
+async def on_http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
+    if status == 404:
+        detail = "no such path"
+        errors = [FieldError("path", "no such path")]
+    elif status == 405:
+        detail = "method not allowed on this path"
+        errors = [FieldError("method", detail)]
+    else:
+        errors = [FieldError("request", detail)]
+    return problem(status, detail, errors, dict(exc.headers or {}))
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text or "body"
+
+
+_MESSAGES = {
+    "missing": "is required",
+    "extra_forbidden": "is not a known field",
+    "string_type": "must be a string",
+    "bool_type": "must be true or false",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "list_type": "must be an array",
+    "model_attributes_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+}
+
+
+async def on_validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors: list[FieldError] = []
+    status = 422
+    for err in exc.errors():
+        kind = err.get("type", "")
+        if kind == "json_invalid":
+            return problem(
+                400, "the body is not valid JSON", [FieldError("body", "is not valid JSON")]
+            )
+        loc = tuple(err.get("loc", ()))
+        if loc and loc[0] in ("query", "path", "header"):
+            status = 400
+        message = _MESSAGES.get(kind) or str(err.get("msg", "is invalid"))
+        if kind.startswith("value_error"):
+            message = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+        errors.append(FieldError(_location(loc), message))
+    first = errors[0] if errors else FieldError("body", "is invalid")
+    return problem(status, f"{first.field} {first.message}", errors)
+
+
+async def on_unexpected(_request: Request, exc: Exception) -> Response:
+    # Last resort; every known failure has its own status. Logged by the request logger.
+    import logging
+
+    logging.getLogger("chatpulse").exception("unexpected error", exc_info=exc)
+    return problem(500, "internal error; the request id identifies it in the server log")

@@ -1,0 +1,79 @@
+"""Site settings and API tokens (SPEC.md §5, scope admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from chatpulse.api.auth import Principal, require
+from chatpulse.api.responses import Json
+from chatpulse.api.schemas import SiteBody, TokenBody
+from chatpulse.domain.errors import FieldError, InvalidBody, NotFound
+from chatpulse.domain.events import normalize_uuid
+from chatpulse.domain.timeutil import format_instant
+from chatpulse.domain.window import load_zone
+from chatpulse.store import sites
+from chatpulse.store.sites import ALL_SCOPES, DEFAULT_SCOPES, TokenInfo
+
+router = APIRouter(prefix="/api/v3", tags=["Site and tokens"])
+Anyone = Annotated[Principal, Depends(require())]
+Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+def _site_doc(site: sites.Site) -> dict[str, Any]:
+    return {"id": site.id, "name": site.name, "timeZone": site.time_zone}
+
+
+@router.get("/site")
+def get_site(request: Request, who: Anyone) -> Any:
+    site = sites.get_site(request.app.state.engine, who.site_id)
+    if site is None:
+        raise NotFound("site")
+    return Json(_site_doc(site))
+
+
+@router.put("/site")
+def put_site(request: Request, who: Admin, body: SiteBody) -> Any:
+    if body.id is not None and body.id != who.site_id:
+        raise InvalidBody([FieldError("id", "must be the id of this token's site")])
+    if load_zone(body.timeZone) is None:
+        raise InvalidBody([FieldError("timeZone", "must be an IANA time zone name")])
+    site = sites.update_site(request.app.state.engine, who.site_id, body.name, body.timeZone)
+    return Json(_site_doc(site))
+
+
+def _token_doc(token: TokenInfo) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "name": token.name,
+        "scopes": list(token.scopes),
+        "createdTime": format_instant(token.created_at),
+    }
+
+
+@router.get("/tokens")
+def list_tokens(request: Request, who: Admin) -> Any:
+    return Json([_token_doc(t) for t in sites.list_tokens(request.app.state.engine, who.site_id)])
+
+
+@router.post("/tokens", status_code=201)
+def create_token(request: Request, who: Admin, body: TokenBody) -> Any:
+    scopes = tuple(dict.fromkeys(body.scopes)) if body.scopes is not None else DEFAULT_SCOPES
+    unknown = [s for s in scopes if s not in ALL_SCOPES]
+    if unknown or not scopes:
+        message = f"must be some of {', '.join(ALL_SCOPES)}"
+        raise InvalidBody([FieldError("scopes", message)])
+    info, secret = sites.create_token(
+        request.app.state.engine, who.site_id, body.name, scopes, request.app.state.clock.now()
+    )
+    return Json({**_token_doc(info), "token": secret}, 201)
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+def revoke_token(request: Request, who: Admin, token_id: str) -> Response:
+    key = normalize_uuid(token_id)
+    now = request.app.state.clock.now()
+    if key is None or not sites.revoke_token(request.app.state.engine, who.site_id, key, now):
+        raise NotFound("token")
+    return Response(status_code=204)

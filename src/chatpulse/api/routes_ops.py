@@ -1,0 +1,35 @@
+"""Liveness and readiness (SPEC.md §6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy.exc import SQLAlchemyError
+
+from chatpulse.api.problems import problem
+from chatpulse.api.responses import Json
+from chatpulse.domain.errors import FieldError
+from chatpulse.store.migrate import is_current
+
+router = APIRouter(tags=["Operations"])
+
+
+@router.get("/healthz", summary="The process serves")
+async def healthz() -> Any:
+    return Json({"status": "ok"})
+
+
+@router.get("/readyz", summary="The database answers and its schema is current")
+def readyz(request: Request) -> Any:
+    try:
+        current = is_current(request.app.state.engine)
+    except SQLAlchemyError:
+        return problem(503, "the database does not answer", [FieldError("database", "unreachable")])
+    if not current:
+        return problem(
+            503,
+            "the database schema is not current",
+            [FieldError("database", "run chatpulse migrate")],
+        )
+    return Json({"status": "ready"})

@@ -1,0 +1,202 @@
+"""Pydantic models at the HTTP edge: request bodies (strict, no unknown fields) and, for the
+OpenAPI document, the shapes of the Real Time answers (Comm100's names, typos included)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+
+from chatpulse.domain.events import normalize_uuid
+
+# ---------------------------------------------------------------- Real Time answers
+
+
+class RightNowModel(BaseModel):
+    loggedInAgents: int
+    agentsInChat: int
+    chatUtilization: int
+    visitorOnSite: int
+    ongoingChats: int
+    ongoingChatsWithAgent: int
+    currentQueueLength: int
+    ongoingChatsWithBot: int
+
+
+class TodayModel(BaseModel):
+    totalChats: int
+    chatRequests: int
+    chats: int
+    abandondedChats: int
+    switchedToMessageChats: int
+    missedChats: int
+    chatAcceptanceRate: float
+    serviceAccessibilityRate: float
+    uniqueChatRate: float
+    avgWaitingTime: float
+    avgChatTime: float
+    avgScore: float
+    acceptedInvitations: int
+    totalTransferredChats: int
+    departmentTransferredChats: int
+    agentAvgResponseTime: float
+    agentUtilization: float
+
+
+class AgentRow(BaseModel):
+    agentId: str
+    displayName: str
+    currentStatusId: str
+    onGoingChats: int
+    maxConcurrentChats: int
+    intradayChats: int
+    intradayLinearChatTime: str = Field(description=".NET TimeSpan text, [d.]hh:mm:ss[.fffffff]")
+    statusDistribution: dict[str, int]
+
+
+class AgentsPage(BaseModel):
+    total: int
+    pageCount: int
+    pageIndex: int
+    pageSize: int
+    list: list[AgentRow]
+
+
+class QueueVisitor(BaseModel):
+    visitorId: str
+    contactIdentityId: str | None
+    waitTime: int
+
+
+class QueueRow(BaseModel):
+    routeToDepartmentId: str | None
+    routeToDepartment: dict[str, Any] | None
+    routeToAgentId: str | None
+    routeToAgent: dict[str, Any] | None
+    ongoingChats: int
+    maxConcurrentChats: int
+    currentQueueLength: int
+    avgWaitTimeinLast30Mins: int
+    avgWaitTimeinLast60Mins: int
+    abandonedChatsinLast30Mins: int
+    switchedtoMessagesinLast30Mins: int
+    visitors: list[QueueVisitor]
+
+
+class IngestAnswer(BaseModel):
+    accepted: int
+    duplicates: int
+    lastSequence: int
+
+
+# ---------------------------------------------------------------- request bodies
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _uuid(value: str | None) -> str | None:
+    if value is None:
+        return None
+    canonical = normalize_uuid(value)
+    if canonical is None:
+        raise ValueError("must be a UUID")
+    return canonical
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+class DepartmentBody(Body):
+    id: StrictStr | None = None
+    siteId: StrictInt | None = None
+    name: StrictStr = Field(max_length=200)
+    description: StrictStr = Field("", max_length=4000)
+    isAvailableInLiveChat: StrictBool = True
+    isAvailableInTicketingAndMessaging: StrictBool = False
+    isDeleted: StrictBool | None = None
+
+    _check_id = field_validator("id")(_uuid)
+    _check_name = field_validator("name")(_not_blank)
+
+
+class AgentBody(Body):
+    id: StrictStr | None = None
+    siteId: StrictInt | None = None
+    displayName: StrictStr = Field(max_length=200)
+    email: StrictStr = Field(max_length=320)
+    firstName: StrictStr = Field("", max_length=200)
+    lastName: StrictStr = Field("", max_length=200)
+    isAdmin: StrictBool = False
+    isActive: StrictBool = True
+    phone: StrictStr = Field("", max_length=100)
+    title: StrictStr = Field("", max_length=200)
+    bio: StrictStr = Field("", max_length=4000)
+    apiKey: StrictStr | None = None
+    createdTime: StrictStr | None = None
+    isLocked: StrictBool = False
+    lockedTime: StrictStr | None = None
+    isDeleted: StrictBool | None = None
+    systemAvatarId: StrictStr | StrictInt | None = None
+    ifCustomizeAvatar: StrictBool = False
+    customizeAvatar: StrictStr = Field("", max_length=2000)
+    avatar: StrictStr = Field("", max_length=2000)
+    departmentIds: list[StrictStr] = Field(default_factory=list, max_length=1000)
+    maxConcurrentChats: StrictInt = Field(3, ge=0, le=100)
+
+    _check_id = field_validator("id")(_uuid)
+    _check_name = field_validator("displayName")(_not_blank)
+
+    @field_validator("email")
+    @classmethod
+    def _check_email(cls, value: str) -> str:
+        local, at, domain = value.partition("@")
+        if not at or not local or not domain or any(ch.isspace() for ch in value):
+            raise ValueError("must be an email address")
+        return value
+
+    @field_validator("departmentIds")
+    @classmethod
+    def _check_departments(cls, value: list[str]) -> list[str]:
+        out = []
+        for item in value:
+            canonical = normalize_uuid(item)
+            if canonical is None:
+                raise ValueError(f"{item[:40]!r} is not a UUID")
+            out.append(canonical)
+        return out
+
+
+class StatusBody(Body):
+    id: StrictStr | None = None
+    name: StrictStr = Field(max_length=200)
+    type: StrictStr
+    isSystem: StrictBool | None = None
+    order: StrictInt | None = Field(None, ge=0, le=1_000_000)
+
+    _check_id = field_validator("id")(_uuid)
+    _check_name = field_validator("name")(_not_blank)
+
+    @field_validator("type")
+    @classmethod
+    def _check_type(cls, value: str) -> str:
+        if value not in ("online", "away", "offline"):
+            raise ValueError("must be online, away or offline")
+        return value
+
+
+class TokenBody(Body):
+    name: StrictStr = Field("", max_length=200)
+    scopes: list[StrictStr] | None = Field(None, max_length=5)
+
+
+class SiteBody(Body):
+    id: StrictInt | None = None
+    name: StrictStr = Field(max_length=200)
+    timeZone: StrictStr = Field("UTC", max_length=64)
+
+    _check_name = field_validator("name")(_not_blank)

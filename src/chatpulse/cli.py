@@ -1,0 +1,193 @@
+"""The command line of SPEC.md §7: serve, migrate, site create, token create."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from chatpulse.clock import SystemClock
+from chatpulse.domain.window import load_zone
+from chatpulse.settings import DEFAULT_DATABASE_URL
+from chatpulse.store import migrate, sites
+from chatpulse.store.db import DatabaseUrlError, is_sqlite, make_engine
+
+
+class CliError(Exception):
+    """Ends the command with a one-line message and exit status 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"chatpulse: {message} (see chatpulse --help)\n")
+
+
+def _database_default() -> str:
+    return os.environ.get("CHATPULSE_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="chatpulse", description="ChatPulse real-time live-chat metrics server")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def database(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--database",
+            default=None,
+            help="database URL (default: $CHATPULSE_DATABASE_URL, else sqlite:///./chatpulse.db)",
+        )
+
+    serve = commands.add_parser("serve", help="serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    database(serve)
+
+    mig = commands.add_parser("migrate", help="bring the schema up to date")
+    database(mig)
+
+    site = commands.add_parser("site", help="manage sites")
+    site_commands = site.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    site_create = site_commands.add_parser("create", help="create a site; prints its id last")
+    site_create.add_argument("--name", required=True)
+    site_create.add_argument("--site-id", type=int, default=None)
+    site_create.add_argument("--time-zone", default="UTC")
+    database(site_create)
+
+    token = commands.add_parser("token", help="manage API tokens")
+    token_commands = token.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    token_create = token_commands.add_parser("create", help="create a token; prints it last")
+    token_create.add_argument("--site", type=int, required=True)
+    token_create.add_argument(
+        "--scope", action="append", choices=sites.ALL_SCOPES, help="repeat for several"
+    )
+    token_create.add_argument("--name", default="cli")
+    database(token_create)
+    return parser
+
+
+def _engine(url: str | None, pool_size: int = 5) -> Engine:
+    try:
+        return make_engine(url or _database_default(), pool_size)
+    except DatabaseUrlError as err:
+        raise CliError(str(err)) from None
+    except (ImportError, SQLAlchemyError) as err:
+        raise CliError(f"cannot use the database: {_short(err)}") from None
+
+
+def _short(err: BaseException) -> str:
+    text = str(getattr(err, "orig", None) or err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def _ready(engine: Engine) -> None:
+    """SQLite: apply pending migrations; PostgreSQL: insist that `migrate` was run."""
+    if is_sqlite(engine):
+        migrate.upgrade(engine)
+    elif not migrate.is_current(engine):
+        raise CliError("the database schema is not current: run `chatpulse migrate` first")
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    engine = _engine(args.database)
+    migrate.upgrade(engine)
+    print(f"schema at revision {migrate.current_revision(engine)}")
+    return 0
+
+
+def cmd_site_create(args: argparse.Namespace) -> int:
+    if load_zone(args.time_zone) is None:
+        raise CliError(f"--time-zone: unknown time zone {args.time_zone!r}")
+    if not args.name.strip():
+        raise CliError("--name must not be empty")
+    if args.site_id is not None and not 1 <= args.site_id <= 2_000_000_000:
+        raise CliError("--site-id must be from 1 to 2000000000")
+    engine = _engine(args.database)
+    _ready(engine)
+    try:
+        site = sites.create_site(
+            engine, args.name, args.time_zone, SystemClock().now(), args.site_id
+        )
+    except sites.SiteExists as err:
+        raise CliError(str(err)) from None
+    print(f"created site {site.id} ({site.name}, {site.time_zone})", file=sys.stderr)
+    print(site.id)
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    engine = _engine(args.database)
+    _ready(engine)
+    if sites.get_site(engine, args.site) is None:
+        raise CliError(f"--site: no site {args.site}")
+    scopes = tuple(dict.fromkeys(args.scope)) if args.scope else sites.DEFAULT_SCOPES
+    info, secret = sites.create_token(engine, args.site, args.name, scopes, SystemClock().now())
+    print(f"token {info.id} for site {args.site}, scopes {' '.join(scopes)}", file=sys.stderr)
+    print(secret)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from chatpulse.api.app import create_app
+    from chatpulse.api.middleware import configure_logging
+    from chatpulse.settings import Settings
+
+    if not 1 <= args.port <= 65535:
+        raise CliError("--port must be from 1 to 65535")
+    if not 1 <= args.workers <= 64:
+        raise CliError("--workers must be from 1 to 64")
+    url = args.database or _database_default()
+    engine = _engine(url)
+    _ready(engine)
+    configure_logging()
+    print(f"ChatPulse serving on http://{args.host}:{args.port}", file=sys.stderr)
+    if args.workers == 1:
+        settings = Settings(database_url=url)
+        app = create_app(settings, engine)
+        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_config=None)
+    else:
+        engine.dispose()
+        os.environ["CHATPULSE_DATABASE_URL"] = url
+        uvicorn.run(
+            "chatpulse.api.app:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            access_log=False,
+            log_config=None,
+        )
+    return 0
+
+
+COMMANDS = {
+    ("serve", None): cmd_serve,
+    ("migrate", None): cmd_migrate,
+    ("site", "create"): cmd_site_create,
+    ("token", "create"): cmd_token_create,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = COMMANDS[(args.command, getattr(args, "action", None))]
+    try:
+        return handler(args)
+    except CliError as err:
+        print(f"chatpulse: {err}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as err:
+        print(f"chatpulse: database error: {_short(err)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except OSError as err:
+        print(f"chatpulse: {err}", file=sys.stderr)
+        return 1

@@ -1,0 +1,1 @@
+"""The vocabulary of METRICS.md as plain Python: no I/O, no framework, no clock reads."""

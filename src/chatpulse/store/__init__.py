@@ -1,0 +1,1 @@
+"""Storage: tables, the append-only event log, projections and migrations (SQLite or PostgreSQL)."""

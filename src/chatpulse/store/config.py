@@ -1,0 +1,353 @@
+"""Configuration: departments, agents and agent statuses, stored as their Comm100 documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+
+from chatpulse.domain.errors import Conflict, FieldError, InvalidBody
+from chatpulse.store import tables as t
+from chatpulse.store.db import WRITE
+
+Doc = dict[str, Any]
+
+
+def _load(text: str) -> Doc:
+    doc: Doc = orjson.loads(text)
+    return doc
+
+
+def _dump(doc: Doc) -> str:
+    return orjson.dumps(doc).decode()
+
+
+# ---------------------------------------------------------------- departments
+
+
+def list_departments(engine: Engine, site_id: int, include_deleted: bool) -> list[Doc]:
+    query = select(t.departments.c.doc).where(t.departments.c.site_id == site_id)
+    if not include_deleted:
+        query = query.where(t.departments.c.is_deleted.is_(False))
+    with engine.connect() as conn:
+        docs = [_load(d) for d in conn.execute(query).scalars()]
+    return sorted(docs, key=lambda d: (d["name"].casefold(), d["id"]))
+
+
+def get_department(engine: Engine, site_id: int, department_id: str) -> Doc | None:
+    with engine.connect() as conn:
+        text = conn.execute(
+            select(t.departments.c.doc).where(
+                t.departments.c.site_id == site_id, t.departments.c.id == department_id
+            )
+        ).scalar()
+    return _load(text) if text else None
+
+
+def _check_department_name(conn: Connection, site_id: int, doc: Doc) -> None:
+    clash = conn.execute(
+        select(t.departments.c.id).where(
+            t.departments.c.site_id == site_id,
+            func.lower(t.departments.c.name) == doc["name"].lower(),
+            t.departments.c.is_deleted.is_(False),
+            t.departments.c.id != doc["id"],
+        )
+    ).first()
+    if clash:
+        raise Conflict("name", f"a department named {doc['name']!r} already exists")
+
+
+def _department_row(doc: Doc) -> dict[str, Any]:
+    return {
+        "name": doc["name"],
+        "is_available_in_live_chat": doc["isAvailableInLiveChat"],
+        "is_deleted": doc["isDeleted"],
+        "doc": _dump(doc),
+    }
+
+
+def insert_department(engine: Engine, site_id: int, doc: Doc) -> Doc:
+    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        if conn.execute(
+            select(t.departments.c.id).where(
+                t.departments.c.site_id == site_id, t.departments.c.id == doc["id"]
+            )
+        ).first():
+            raise Conflict("id", f"department {doc['id']} already exists")
+        _check_department_name(conn, site_id, doc)
+        conn.execute(
+            insert(t.departments).values(site_id=site_id, id=doc["id"], **_department_row(doc))
+        )
+    return doc
+
+
+def replace_department(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
+    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        old = conn.execute(
+            select(t.departments.c.doc).where(
+                t.departments.c.site_id == site_id, t.departments.c.id == doc["id"]
+            )
+        ).scalar()
+        if old is None:
+            return None
+        doc["isDeleted"] = _load(old)["isDeleted"]
+        if not doc["isDeleted"]:
+            _check_department_name(conn, site_id, doc)
+        conn.execute(
+            update(t.departments)
+            .where(t.departments.c.site_id == site_id, t.departments.c.id == doc["id"])
+            .values(**_department_row(doc))
+        )
+    return doc
+
+
+def delete_department(engine: Engine, site_id: int, department_id: str) -> bool:
+    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        old = conn.execute(
+            select(t.departments.c.doc).where(
+                t.departments.c.site_id == site_id, t.departments.c.id == department_id
+            )
+        ).scalar()
+        if old is None:
+            return False
+        doc = _load(old)
+        doc["isDeleted"] = True
+        conn.execute(
+            update(t.departments)
+            .where(t.departments.c.site_id == site_id, t.departments.c.id == department_id)
+            .values(**_department_row(doc))
+        )
+    return True
+
+
+# ---------------------------------------------------------------- agents
+
+
+def list_agents(engine: Engine, site_id: int, include_deleted: bool) -> list[Doc]:
+    query = select(t.agents.c.doc).where(t.agents.c.site_id == site_id)
+    if not include_deleted:
+        query = query.where(t.agents.c.is_deleted.is_(False))
+    with engine.connect() as conn:
+        docs = [_load(d) for d in conn.execute(query).scalars()]
+    return sorted(docs, key=lambda d: (d["displayName"].casefold(), d["id"]))
+
+
+def get_agent(engine: Engine, site_id: int, agent_id: str) -> Doc | None:
+    with engine.connect() as conn:
+        text = conn.execute(
+            select(t.agents.c.doc).where(t.agents.c.site_id == site_id, t.agents.c.id == agent_id)
+        ).scalar()
+    return _load(text) if text else None
+
+
+def _check_agent(conn: Connection, site_id: int, doc: Doc) -> None:
+    wanted = list(dict.fromkeys(doc["departmentIds"]))
+    if wanted:
+        known = set(
+            conn.execute(
+                select(t.departments.c.id).where(
+                    t.departments.c.site_id == site_id,
+                    t.departments.c.id.in_(wanted),
+                    t.departments.c.is_deleted.is_(False),
+                )
+            ).scalars()
+        )
+        missing = [d for d in wanted if d not in known]
+        if missing:
+            raise InvalidBody(
+                [FieldError("departmentIds", f"unknown department {d}") for d in missing]
+            )
+    clash = conn.execute(
+        select(t.agents.c.id).where(
+            t.agents.c.site_id == site_id,
+            func.lower(t.agents.c.email) == doc["email"].lower(),
+            t.agents.c.is_deleted.is_(False),
+            t.agents.c.id != doc["id"],
+        )
+    ).first()
+    if clash:
+        raise Conflict("email", f"an agent with email {doc['email']!r} already exists")
+
+
+def _agent_row(doc: Doc) -> dict[str, Any]:
+    return {
+        "display_name": doc["displayName"],
+        "sort_name": doc["displayName"].casefold()[:200],
+        "email": doc["email"],
+        "is_active": doc["isActive"],
+        "is_deleted": doc["isDeleted"],
+        "max_concurrent_chats": doc["maxConcurrentChats"],
+        "doc": _dump(doc),
+    }
+
+
+def _set_agent_departments(conn: Connection, site_id: int, doc: Doc) -> None:
+    conn.execute(
+        delete(t.agent_departments).where(
+            t.agent_departments.c.site_id == site_id, t.agent_departments.c.agent_id == doc["id"]
+        )
+    )
+    ids = list(dict.fromkeys(doc["departmentIds"]))
+    if ids:
+        conn.execute(
+            insert(t.agent_departments),
+            [{"site_id": site_id, "agent_id": doc["id"], "department_id": d} for d in ids],
+        )
+
+
+def insert_agent(engine: Engine, site_id: int, doc: Doc) -> Doc:
+    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        if conn.execute(
+            select(t.agents.c.id).where(t.agents.c.site_id == site_id, t.agents.c.id == doc["id"])
+        ).first():
+            raise Conflict("id", f"agent {doc['id']} already exists")
+        _check_agent(conn, site_id, doc)
+        conn.execute(insert(t.agents).values(site_id=site_id, id=doc["id"], **_agent_row(doc)))
+        _set_agent_departments(conn, site_id, doc)
+    return doc
+
+
+def replace_agent(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
+    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        old_text = conn.execute(
+            select(t.agents.c.doc).where(t.agents.c.site_id == site_id, t.agents.c.id == doc["id"])
+        ).scalar()
+        if old_text is None:
+            return None
+        old = _load(old_text)
+        doc["isDeleted"] = old["isDeleted"]
+        doc["createdTime"] = old["createdTime"]
+        _check_agent(conn, site_id, doc)
+        conn.execute(
+            update(t.agents)
+            .where(t.agents.c.site_id == site_id, t.agents.c.id == doc["id"])
+            .values(**_agent_row(doc))
+        )
+        _set_agent_departments(conn, site_id, doc)
+    return doc
+
+
+def delete_agent(engine: Engine, site_id: int, agent_id: str) -> bool:
+    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        old_text = conn.execute(
+            select(t.agents.c.doc).where(t.agents.c.site_id == site_id, t.agents.c.id == agent_id)
+        ).scalar()
+        if old_text is None:
+            return False
+        doc = _load(old_text)
+        doc["isDeleted"] = True
+        conn.execute(
+            update(t.agents)
+            .where(t.agents.c.site_id == site_id, t.agents.c.id == agent_id)
+            .values(**_agent_row(doc))
+        )
+    return True
+
+
+# ---------------------------------------------------------------- agent statuses
+
+
+def _status_doc(row: Any) -> Doc:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "type": row.type,
+        "isSystem": row.is_system,
+        "order": row.order,
+    }
+
+
+def list_statuses(engine: Engine, site_id: int, include_deleted: bool) -> list[Doc]:
+    query = select(t.agent_statuses).where(t.agent_statuses.c.site_id == site_id)
+    if not include_deleted:
+        query = query.where(t.agent_statuses.c.is_deleted.is_(False))
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(t.agent_statuses.c.order, t.agent_statuses.c.id)).all()
+    docs = [_status_doc(r) for r in rows]
+    if include_deleted:
+        for doc, row in zip(docs, rows, strict=True):
+            doc["isDeleted"] = row.is_deleted
+    return docs
+
+
+def get_status(engine: Engine, site_id: int, status_id: str) -> tuple[Doc, bool] | None:
+    """The status document and whether it is deleted."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(t.agent_statuses).where(
+                t.agent_statuses.c.site_id == site_id, t.agent_statuses.c.id == status_id
+            )
+        ).first()
+    return (_status_doc(row), bool(row.is_deleted)) if row else None
+
+
+def insert_status(engine: Engine, site_id: int, doc: Doc) -> Doc:
+    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        if conn.execute(
+            select(t.agent_statuses.c.id).where(
+                t.agent_statuses.c.site_id == site_id, t.agent_statuses.c.id == doc["id"]
+            )
+        ).first():
+            raise Conflict("id", f"agent status {doc['id']} already exists")
+        if doc.get("order") is None:
+            highest = conn.execute(
+                select(func.max(t.agent_statuses.c.order)).where(
+                    t.agent_statuses.c.site_id == site_id
+                )
+            ).scalar()
+            doc["order"] = int(highest if highest is not None else -1) + 1
+        conn.execute(
+            insert(t.agent_statuses).values(
+                site_id=site_id,
+                id=doc["id"],
+                name=doc["name"],
+                type=doc["type"],
+                is_system=False,
+                order=doc["order"],
+                is_deleted=False,
+            )
+        )
+    doc["isSystem"] = False
+    return doc
+
+
+def replace_status(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
+    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        row = conn.execute(
+            select(t.agent_statuses).where(
+                t.agent_statuses.c.site_id == site_id, t.agent_statuses.c.id == doc["id"]
+            )
+        ).first()
+        if row is None:
+            return None
+        if row.is_system:
+            raise Conflict("id", "built-in statuses cannot be changed")
+        if doc.get("order") is None:
+            doc["order"] = row.order
+        conn.execute(
+            update(t.agent_statuses)
+            .where(t.agent_statuses.c.site_id == site_id, t.agent_statuses.c.id == doc["id"])
+            .values(name=doc["name"], type=doc["type"], order=doc["order"])
+        )
+    doc["isSystem"] = False
+    return doc
+
+
+def delete_status(engine: Engine, site_id: int, status_id: str) -> bool:
+    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        row = conn.execute(
+            select(t.agent_statuses).where(
+                t.agent_statuses.c.site_id == site_id, t.agent_statuses.c.id == status_id
+            )
+        ).first()
+        if row is None:
+            return False
+        if row.is_system:
+            raise Conflict("id", "built-in statuses cannot be deleted")
+        conn.execute(
+            update(t.agent_statuses)
+            .where(t.agent_statuses.c.site_id == site_id, t.agent_statuses.c.id == status_id)
+            .values(is_deleted=True)
+        )
+    return True

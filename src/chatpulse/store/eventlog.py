@@ -1,0 +1,353 @@
+"""The append-only event log: one write transaction per batch, with the projections beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, insert, select, update
+
+from chatpulse.domain.chat import (
+    AgentLive,
+    ChatRecord,
+    InvitationRecord,
+    VisitorRecord,
+)
+from chatpulse.domain.cohort import COHORT_FIELDS, ZERO, add, contribution, minute_of
+from chatpulse.domain.events import Event
+from chatpulse.domain.projector import Projector
+from chatpulse.domain.timeutil import format_instant, format_instant_exact
+from chatpulse.store import tables as t
+from chatpulse.store.db import WRITE, add_to_rows
+from chatpulse.store.records import (
+    AGENT_COLUMNS,
+    BUSY_COLUMNS,
+    CHAT_COLUMNS,
+    HANDLING_COLUMNS,
+    INVITATION_COLUMNS,
+    STATUS_COLUMNS,
+    VISITOR_COLUMNS,
+    WAIT_COLUMNS,
+    from_row,
+    to_row,
+)
+
+
+def encode_data(data: dict[str, Any]) -> str:
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
+
+
+class IngestTransaction:
+    """One write transaction on one site: the site row is locked for its whole length."""
+
+    def __init__(self, engine: Engine, site_id: int) -> None:
+        self._engine = engine
+        self.site_id = site_id
+        self._conn: Connection | None = None
+        self.last_sequence = 0
+        # Each loaded chat's share of the Today sums before the batch: (department, minute, sums).
+        self._cohort_before: dict[str, tuple[str | None, int, tuple[int, ...]]] = {}
+
+    def __enter__(self) -> IngestTransaction:
+        conn = self._engine.connect().execution_options(**WRITE)
+        conn.begin()
+        self._conn = conn
+        try:
+            seq = conn.execute(
+                select(t.sites.c.last_sequence)
+                .where(t.sites.c.id == self.site_id)
+                .with_for_update()
+            ).scalar_one()
+        except BaseException:
+            conn.rollback()
+            conn.close()
+            raise
+        self.last_sequence = int(seq)
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        conn = self.conn
+        try:
+            if exc_type is None and conn.in_transaction():
+                conn.rollback()  # nothing committed explicitly: leave no trace
+            elif conn.in_transaction():
+                conn.rollback()
+        finally:
+            conn.close()
+            self._conn = None
+
+    @property
+    def conn(self) -> Connection:
+        assert self._conn is not None, "use IngestTransaction as a context manager"
+        return self._conn
+
+    # ---------------------------------------------------------------- reading state
+
+    def stored_events(self, ids: Sequence[str]) -> dict[str, Event]:
+        """The events already stored under these ids."""
+        if not ids:
+            return {}
+        rows = self.conn.execute(
+            select(t.events.c.id, t.events.c.type, t.events.c.occurred_at, t.events.c.data).where(
+                t.events.c.site_id == self.site_id, t.events.c.id.in_(ids)
+            )
+        )
+        return {
+            row.id: Event(row.id, row.type, row.occurred_at, orjson.loads(row.data)) for row in rows
+        }
+
+    def projector_for(self, events: Sequence[Event]) -> Projector:
+        """Load the state of every entity the batch names."""
+        chat_ids, visitor_ids, invitation_ids, agent_ids, department_ids = (
+            set[str](),
+            set[str](),
+            set[str](),
+            set[str](),
+            set[str](),
+        )
+        for ev in events:
+            data = ev.data
+            if "chatId" in data:
+                chat_ids.add(data["chatId"])
+            if ev.type.startswith("visitor."):
+                visitor_ids.add(data["visitorId"])
+            if ev.type.startswith("invitation."):
+                invitation_ids.add(data["invitationId"])
+            for key in ("agentId", "toAgentId"):
+                if key in data:
+                    agent_ids.add(data[key])
+            for key in ("departmentId", "toDepartmentId"):
+                if key in data:
+                    department_ids.add(data[key])
+        conn, site = self.conn, self.site_id
+        chats = {
+            row.chat_id: from_row(ChatRecord, row._mapping, CHAT_COLUMNS)
+            for row in _in_chunks(conn, t.chats, t.chats.c.chat_id, site, chat_ids)
+        }
+        self._cohort_before = {
+            chat_id: (c.cohort_department_id, minute_of(c.requested_at), contribution(c))
+            for chat_id, c in chats.items()
+        }
+        agent_ids.update(c.agent_id for c in chats.values() if c.agent_id is not None)
+        known_agents: set[str] = set()
+        agents: dict[str, AgentLive] = {}
+        if agent_ids:
+            rows = conn.execute(
+                select(t.agents.c.id, *[t.agent_states.c[c] for c in AGENT_COLUMNS[1:]])
+                .select_from(
+                    t.agents.outerjoin(
+                        t.agent_states,
+                        and_(
+                            t.agent_states.c.site_id == t.agents.c.site_id,
+                            t.agent_states.c.agent_id == t.agents.c.id,
+                        ),
+                    )
+                )
+                .where(t.agents.c.site_id == site, t.agents.c.id.in_(agent_ids))
+            )
+            for row in rows:
+                known_agents.add(row.id)
+                if row.status_no is not None:
+                    mapping = {**row._mapping, "agent_id": row.id}
+                    agents[row.id] = from_row(AgentLive, mapping, AGENT_COLUMNS)
+        known_departments: set[str] = set()
+        if department_ids:
+            known_departments = set(
+                conn.execute(
+                    select(t.departments.c.id).where(
+                        t.departments.c.site_id == site, t.departments.c.id.in_(department_ids)
+                    )
+                ).scalars()
+            )
+        known_statuses = set(
+            conn.execute(
+                select(t.agent_statuses.c.id).where(t.agent_statuses.c.site_id == site)
+            ).scalars()
+        )
+        visitors = {
+            row.visitor_id: from_row(VisitorRecord, row._mapping, VISITOR_COLUMNS)
+            for row in _in_chunks(conn, t.visitors, t.visitors.c.visitor_id, site, visitor_ids)
+        }
+        invitations = {
+            row.invitation_id: from_row(InvitationRecord, row._mapping, INVITATION_COLUMNS)
+            for row in _in_chunks(
+                conn, t.invitations, t.invitations.c.invitation_id, site, invitation_ids
+            )
+        }
+        return Projector(
+            chats=chats,
+            agents=agents,
+            known_agents=known_agents,
+            known_departments=known_departments,
+            known_statuses=known_statuses,
+            visitors=visitors,
+            invitations=invitations,
+        )
+
+    # ---------------------------------------------------------------- writing
+
+    def commit(self, events: Sequence[Event], projector: Projector, recorded_at: int) -> int:
+        """Append `events` with the next sequence numbers, write the projections, commit."""
+        conn, site = self.conn, self.site_id
+        if events:
+            seq = self.last_sequence
+            rows = []
+            for ev in events:
+                seq += 1
+                rows.append(
+                    {
+                        "site_id": site,
+                        "seq": seq,
+                        "id": ev.id,
+                        "type": ev.type,
+                        "occurred_at": ev.occurred_at,
+                        "data": encode_data(ev.data),
+                        "recorded_at": recorded_at,
+                    }
+                )
+            conn.execute(insert(t.events), rows)
+            _save(conn, site, t.chats, ("chat_id",), projector.dirty_chats.values(), CHAT_COLUMNS)
+            _save(
+                conn,
+                site,
+                t.waits,
+                ("chat_id", "wait_no"),
+                projector.waits.values(),
+                WAIT_COLUMNS,
+            )
+            _save(
+                conn,
+                site,
+                t.handling_intervals,
+                ("chat_id", "handling_no"),
+                projector.handlings.values(),
+                HANDLING_COLUMNS,
+            )
+            _save(
+                conn,
+                site,
+                t.status_intervals,
+                ("agent_id", "status_no"),
+                projector.statuses.values(),
+                STATUS_COLUMNS,
+            )
+            _save(
+                conn,
+                site,
+                t.busy_intervals,
+                ("agent_id", "busy_no"),
+                projector.busies.values(),
+                BUSY_COLUMNS,
+            )
+            _save(
+                conn,
+                site,
+                t.agent_states,
+                ("agent_id",),
+                projector.dirty_agents.values(),
+                AGENT_COLUMNS,
+            )
+            _save(
+                conn,
+                site,
+                t.visitors,
+                ("visitor_id",),
+                projector.dirty_visitors.values(),
+                VISITOR_COLUMNS,
+            )
+            _save(
+                conn,
+                site,
+                t.invitations,
+                ("invitation_id",),
+                projector.dirty_invitations.values(),
+                INVITATION_COLUMNS,
+            )
+            self._add_cohort_changes(projector.dirty_chats.values())
+            conn.execute(update(t.sites).where(t.sites.c.id == site).values(last_sequence=seq))
+            self.last_sequence = seq
+        conn.commit()
+        return self.last_sequence
+
+    def _add_cohort_changes(self, chats: Iterable[ChatRecord]) -> None:
+        """Move each changed chat's share of the Today sums in the per-minute rollup."""
+        deltas: dict[tuple[str, int], tuple[int, ...]] = {}
+
+        def shift(department: str | None, minute: int, amount: tuple[int, ...]) -> None:
+            for key in ("", department) if department else ("",):
+                deltas[(key, minute)] = add(deltas.get((key, minute), ZERO), amount)
+
+        for chat in chats:
+            before = self._cohort_before.get(chat.chat_id)
+            if before is not None and not chat.is_new:
+                shift(before[0], before[1], tuple(-x for x in before[2]))
+            shift(chat.cohort_department_id, minute_of(chat.requested_at), contribution(chat))
+        rows = [
+            {"site_id": self.site_id, "department_key": key, "minute": minute}
+            | dict(zip(COHORT_FIELDS, amount, strict=True))
+            for (key, minute), amount in deltas.items()
+            if any(amount)
+        ]
+        add_to_rows(self.conn, t.cohort_minutes, ("site_id", "department_key", "minute"), rows)
+
+
+def _in_chunks(
+    conn: Connection, table: Table, key: Any, site_id: int, ids: Iterable[str]
+) -> Iterable[Any]:
+    ids = list(ids)
+    for i in range(0, len(ids), 900):
+        yield from conn.execute(
+            select(table).where(table.c.site_id == site_id, key.in_(ids[i : i + 900]))
+        )
+
+
+def _save(
+    conn: Connection,
+    site_id: int,
+    table: Table,
+    key: tuple[str, ...],
+    records: Iterable[Any],
+    columns: tuple[str, ...],
+) -> None:
+    new_rows: list[dict[str, Any]] = []
+    changed_rows: list[dict[str, Any]] = []
+    for record in records:
+        row = to_row(site_id, record, columns)
+        (new_rows if record.is_new else changed_rows).append(row)
+    if new_rows:
+        conn.execute(insert(table), new_rows)
+    if changed_rows:
+        keys = ("site_id", *key)
+        stmt = (
+            update(table)
+            .where(*[table.c[k] == bindparam(f"k_{k}") for k in keys])
+            .values({c: bindparam(c) for c in columns if c not in keys})
+        )
+        params = [{**row, **{f"k_{k}": row[k] for k in keys}} for row in changed_rows]
+        for row in params:
+            for k in keys:
+                row.pop(k, None)
+        conn.execute(stmt, params)
+
+
+def read_events(engine: Engine, site_id: int, after: int, limit: int) -> list[dict[str, Any]]:
+    """Stored events in sequence order, for audits and replays."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(t.events)
+            .where(t.events.c.site_id == site_id, t.events.c.seq > after)
+            .order_by(t.events.c.seq)
+            .limit(limit)
+        ).all()
+    return [
+        {
+            "sequence": row.seq,
+            "id": row.id,
+            "type": row.type,
+            "occurredAt": format_instant_exact(row.occurred_at),
+            "recordedAt": format_instant(row.recorded_at),
+            "data": orjson.loads(row.data),
+        }
+        for row in rows
+    ]

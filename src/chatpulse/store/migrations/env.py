@@ -1,0 +1,27 @@
+"""Alembic environment: runs on the connection handed over by chatpulse.store.migrate."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from chatpulse.store.db import make_engine
+from chatpulse.store.tables import metadata
+
+config = context.config
+
+
+def run() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or "sqlite:///./chatpulse.db")
+    with engine.connect() as conn:
+        context.configure(connection=conn, target_metadata=metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run()

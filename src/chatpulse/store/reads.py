@@ -1,0 +1,463 @@
+"""The queries the four views run; each takes the site first and uses an index of tables.py.
+
+Sums of time are computed in SQL over clipped intervals: `_clipped(started, ended, start, end)`
+is the length of [started, ended) ∩ [start, end), with portable CASE expressions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Select, and_, case, func, literal, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from chatpulse.domain.chat import (
+    BOT,
+    ONGOING,
+    OPEN,
+    WAIT_ABANDONED,
+    WAIT_SWITCHED,
+    WAITING,
+    ChatRecord,
+)
+from chatpulse.domain.cohort import COHORT_FIELDS, MINUTE, ZERO, add, contribution
+from chatpulse.domain.statuses import AWAY, OFFLINE, ONLINE
+from chatpulse.store import tables as t
+from chatpulse.store.records import CHAT_COLUMNS, from_row
+
+a_, s_, st_ = t.agents, t.agent_states, t.agent_statuses
+
+
+def _agents_now() -> Any:
+    """agents ⟕ agent_states ⟕ agent_statuses (the current status and its type)."""
+    return a_.outerjoin(s_, and_(s_.c.site_id == a_.c.site_id, s_.c.agent_id == a_.c.id)).outerjoin(
+        st_, and_(st_.c.site_id == a_.c.site_id, st_.c.id == s_.c.status_id)
+    )
+
+
+def _active(site_id: int, department_id: str | None) -> list[ColumnElement[bool]]:
+    conditions = [a_.c.site_id == site_id, a_.c.is_deleted.is_(False), a_.c.is_active.is_(True)]
+    if department_id is not None:
+        members = select(t.agent_departments.c.agent_id).where(
+            t.agent_departments.c.site_id == site_id,
+            t.agent_departments.c.department_id == department_id,
+        )
+        conditions.append(a_.c.id.in_(members))
+    return conditions
+
+
+def _type() -> ColumnElement[str]:
+    return func.coalesce(st_.c.type, OFFLINE)
+
+
+def _sum(value: Any) -> Any:
+    return func.coalesce(func.sum(value), 0)
+
+
+def _count_if(*conditions: Any) -> Any:
+    return _sum(case((and_(*conditions), 1), else_=0))
+
+
+def _clipped(started: Any, ended: Any, start: int, end: int) -> Any:
+    lo = case((started > start, started), else_=literal(start))
+    hi = case((ended < end, ended), else_=literal(end))
+    return case((hi > lo, hi - lo), else_=0)
+
+
+def department_state(conn: Connection, site_id: int, department_id: str) -> bool | None:
+    """None: unknown; False: deleted; True: usable."""
+    deleted = conn.execute(
+        select(t.departments.c.is_deleted).where(
+            t.departments.c.site_id == site_id, t.departments.c.id == department_id
+        )
+    ).scalar()
+    return None if deleted is None else not deleted
+
+
+# ---------------------------------------------------------------- RightNow
+
+
+def agent_totals(conn: Connection, site_id: int, department_id: str | None) -> dict[str, int]:
+    """Logged-in agents, agents in chat, and the online agents' ongoing chats and capacity."""
+    online = _type() == ONLINE
+    ongoing = func.coalesce(s_.c.ongoing_chats, 0)
+    row = conn.execute(
+        select(
+            _count_if(_type().in_((ONLINE, AWAY))).label("logged_in"),
+            _count_if(ongoing > 0).label("in_chat"),
+            _sum(case((online, ongoing), else_=0)).label("online_chats"),
+            _sum(case((online, a_.c.max_concurrent_chats), else_=0)).label("online_capacity"),
+        )
+        .select_from(_agents_now())
+        .where(*_active(site_id, department_id))
+    ).one()
+    return {key: int(value) for key, value in row._mapping.items()}
+
+
+def live_chat_counts(
+    conn: Connection, site_id: int, department_id: str | None = None
+) -> dict[str, int]:
+    """Chats with the bot, waiting and ongoing; by department: waiting ones by route target."""
+    c = t.chats
+    query = select(c.c.state, func.count()).where(
+        c.c.site_id == site_id, c.c.state.in_((BOT, WAITING, ONGOING))
+    )
+    if department_id is not None:
+        query = query.where(
+            case(
+                (c.c.state == WAITING, c.c.route_department_id),
+                else_=c.c.department_id,
+            )
+            == department_id
+        )
+    counts = {row[0]: int(row[1]) for row in conn.execute(query.group_by(c.c.state))}
+    return {state: counts.get(state, 0) for state in (BOT, WAITING, ONGOING)}
+
+
+def visitors_on_site(conn: Connection, site_id: int) -> int:
+    return int(
+        conn.execute(
+            select(func.count()).where(
+                t.visitors.c.site_id == site_id, t.visitors.c.on_site.is_(True)
+            )
+        ).scalar_one()
+    )
+
+
+# ---------------------------------------------------------------- Agents
+
+
+@dataclass(frozen=True, slots=True)
+class AgentNow:
+    """An active agent as the views see it now."""
+
+    agent_id: str
+    display_name: str
+    max_concurrent_chats: int
+    status_id: str | None
+    status_type: str
+    ongoing_chats: int
+
+
+def _agent_columns() -> Select[Any]:
+    return select(
+        a_.c.id,
+        a_.c.display_name,
+        a_.c.max_concurrent_chats,
+        s_.c.status_id,
+        _type().label("status_type"),
+        func.coalesce(s_.c.ongoing_chats, 0).label("ongoing"),
+    ).select_from(_agents_now())
+
+
+def _agent_now(row: Any) -> AgentNow:
+    return AgentNow(
+        row.id,
+        row.display_name,
+        row.max_concurrent_chats,
+        row.status_id,
+        row.status_type,
+        int(row.ongoing),
+    )
+
+
+def count_agents(conn: Connection, site_id: int, department_id: str | None) -> int:
+    return int(
+        conn.execute(
+            select(func.count()).select_from(a_).where(*_active(site_id, department_id))
+        ).scalar_one()
+    )
+
+
+def agents_in_order(
+    conn: Connection, site_id: int, department_id: str | None, offset: int, limit: int
+) -> list[AgentNow]:
+    """A page of active agents: status type (online, away, offline), ongoing chats descending,
+    display name case-insensitively (casefold, kept in sort_name), id."""
+    rank = case((_type() == ONLINE, 0), (_type() == AWAY, 1), else_=2)
+    name: Any = a_.c.sort_name
+    if conn.dialect.name == "postgresql":
+        name = name.collate("C")  # code-point order, as Python's casefold comparison
+    query = (
+        _agent_columns()
+        .where(*_active(site_id, department_id))
+        .order_by(
+            rank,
+            func.coalesce(s_.c.ongoing_chats, 0).desc(),
+            name,
+            a_.c.id,
+        )
+        .offset(offset)
+        .limit(limit)
+    )
+    return [_agent_now(row) for row in conn.execute(query)]
+
+
+def agents_by_id(conn: Connection, site_id: int, agent_ids: Sequence[str]) -> dict[str, AgentNow]:
+    """Active agents among `agent_ids`."""
+    if not agent_ids:
+        return {}
+    rows = conn.execute(_agent_columns().where(*_active(site_id, None), a_.c.id.in_(agent_ids)))
+    return {row.id: _agent_now(row) for row in rows}
+
+
+def linear_chat_time(
+    conn: Connection, site_id: int, agent_ids: Sequence[str], start: int, end: int
+) -> dict[str, int]:
+    """Per agent: the length of its busy intervals (union of handling) clipped to [start, end)."""
+    b = t.busy_intervals
+    rows = conn.execute(
+        select(b.c.agent_id, _sum(_clipped(b.c.started_at, b.c.ended_at, start, end)))
+        .where(
+            b.c.site_id == site_id,
+            b.c.agent_id.in_(agent_ids),
+            b.c.ended_at > start,
+            b.c.started_at < end,
+        )
+        .group_by(b.c.agent_id)
+    )
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def chats_got(
+    conn: Connection, site_id: int, agent_ids: Sequence[str], start: int, end: int
+) -> dict[str, int]:
+    """Per agent: handling intervals that began in [start, end)."""
+    h = t.handling_intervals
+    rows = conn.execute(
+        select(h.c.agent_id, func.count())
+        .where(
+            h.c.site_id == site_id,
+            h.c.agent_id.in_(agent_ids),
+            h.c.ended_at >= start,  # implied by started_at >= start; lets the index bound it
+            h.c.started_at >= start,
+            h.c.started_at < end,
+        )
+        .group_by(h.c.agent_id)
+    )
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def status_time(
+    conn: Connection, site_id: int, agent_ids: Sequence[str], start: int, end: int
+) -> list[tuple[str, str, int]]:
+    """(agent, status, microseconds in it within [start, end))."""
+    s = t.status_intervals
+    rows = conn.execute(
+        select(
+            s.c.agent_id, s.c.status_id, _sum(_clipped(s.c.started_at, s.c.ended_at, start, end))
+        )
+        .where(
+            s.c.site_id == site_id,
+            s.c.agent_id.in_(agent_ids),
+            s.c.ended_at > start,
+            s.c.started_at < end,
+        )
+        .group_by(s.c.agent_id, s.c.status_id)
+    )
+    return [(row[0], row[1], int(row[2])) for row in rows]
+
+
+def first_status_at(conn: Connection, site_id: int, agent_ids: Sequence[str]) -> dict[str, int]:
+    s = t.status_intervals
+    rows = conn.execute(
+        select(s.c.agent_id, s.c.started_at).where(
+            s.c.site_id == site_id, s.c.status_no == 1, s.c.agent_id.in_(agent_ids)
+        )
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+# ---------------------------------------------------------------- Today
+
+
+def cohort_totals(
+    conn: Connection, site_id: int, start: int, end: int, department_id: str | None
+) -> dict[str, int]:
+    """The Today sums over the chats requested in [start, end) (of one cohort department):
+    whole minutes from the per-minute rollup, the partial minutes at the edges from the chats."""
+    first_whole = -(-start // MINUTE)
+    after_whole = end // MINUTE
+    totals = ZERO
+    if first_whole < after_whole:
+        r = t.cohort_minutes
+        row = conn.execute(
+            select(*[_sum(r.c[name]) for name in COHORT_FIELDS]).where(
+                r.c.site_id == site_id,
+                r.c.department_key == (department_id or ""),
+                r.c.minute >= first_whole,
+                r.c.minute < after_whole,
+            )
+        ).one()
+        totals = tuple(int(value) for value in row)
+        edges = [(start, first_whole * MINUTE), (after_whole * MINUTE, end)]
+    else:
+        edges = [(start, end)]
+    c = t.chats
+    for lo, hi in edges:
+        if lo >= hi:
+            continue
+        query = select(c).where(
+            c.c.site_id == site_id, c.c.requested_at >= lo, c.c.requested_at < hi
+        )
+        if department_id is not None:
+            query = query.where(c.c.cohort_department_id == department_id)
+        for chat in conn.execute(query):
+            record = from_row(ChatRecord, dict(chat._mapping), CHAT_COLUMNS)
+            totals = add(totals, contribution(record))
+    return dict(zip(COHORT_FIELDS, totals, strict=True))
+
+
+def accepted_invitations(conn: Connection, site_id: int, start: int, end: int) -> int:
+    i = t.invitations
+    return int(
+        conn.execute(
+            select(func.count()).where(
+                i.c.site_id == site_id, i.c.accepted_at >= start, i.c.accepted_at < end
+            )
+        ).scalar_one()
+    )
+
+
+def _agent_filter(column: Any, site_id: int, department_id: str | None) -> list[Any]:
+    """Active agents (of the department): the site's inactive agents are few, so excluding
+    them beats joining every interval row to `agents`."""
+    inactive = select(a_.c.id).where(
+        a_.c.site_id == site_id, (a_.c.is_deleted.is_(True)) | (a_.c.is_active.is_(False))
+    )
+    conditions = [column.not_in(inactive)]
+    if department_id is not None:
+        members = select(t.agent_departments.c.agent_id).where(
+            t.agent_departments.c.site_id == site_id,
+            t.agent_departments.c.department_id == department_id,
+        )
+        conditions.append(column.in_(members))
+    return conditions
+
+
+def total_linear_chat_time(
+    conn: Connection, site_id: int, department_id: str | None, start: int, end: int
+) -> int:
+    """H of agentUtilization: active agents' busy time clipped to [start, end)."""
+    b = t.busy_intervals
+    return int(
+        conn.execute(
+            select(_sum(_clipped(b.c.started_at, b.c.ended_at, start, end))).where(
+                b.c.site_id == site_id,
+                b.c.ended_at > start,
+                b.c.started_at < end,
+                *_agent_filter(b.c.agent_id, site_id, department_id),
+            )
+        ).scalar_one()
+    )
+
+
+def total_logged_in_time(
+    conn: Connection, site_id: int, department_id: str | None, start: int, end: int
+) -> int:
+    """O of agentUtilization: active agents' time in statuses of type online or away."""
+    s = t.status_intervals
+    logged_in = select(st_.c.id).where(st_.c.site_id == site_id, st_.c.type.in_((ONLINE, AWAY)))
+    return int(
+        conn.execute(
+            select(_sum(_clipped(s.c.started_at, s.c.ended_at, start, end))).where(
+                s.c.site_id == site_id,
+                s.c.ended_at > start,
+                s.c.started_at < end,
+                s.c.status_id.in_(logged_in),
+                *_agent_filter(s.c.agent_id, site_id, department_id),
+            )
+        ).scalar_one()
+    )
+
+
+# ---------------------------------------------------------------- Queue
+
+
+def queue_departments(
+    conn: Connection, site_id: int, department_id: str | None
+) -> list[dict[str, Any]]:
+    d = t.departments
+    query = select(d.c.doc).where(d.c.site_id == site_id, d.c.is_deleted.is_(False))
+    if department_id is None:
+        query = query.where(d.c.is_available_in_live_chat.is_(True))
+    else:
+        query = query.where(d.c.id == department_id)
+    docs: list[dict[str, Any]] = [orjson.loads(text) for text in conn.execute(query).scalars()]
+    return sorted(docs, key=lambda doc: (doc["name"].casefold(), doc["id"]))
+
+
+def open_waits(conn: Connection, site_id: int) -> list[Any]:
+    """Every wait still going: its route target, visitor and start."""
+    w = t.waits
+    return list(
+        conn.execute(
+            select(
+                w.c.route_department_id,
+                w.c.route_agent_id,
+                w.c.visitor_id,
+                w.c.contact_identity_id,
+                w.c.started_at,
+            ).where(w.c.site_id == site_id, w.c.ended_at == OPEN)
+        )
+    )
+
+
+def ended_wait_totals(conn: Connection, site_id: int, now: int) -> list[Any]:
+    """Per route target: waits that ended in the last 60 and 30 minutes, with their lengths."""
+    w = t.waits
+    minute = 60 * 1_000_000
+    recent = w.c.ended_at > now - 30 * minute
+    length = w.c.ended_at - w.c.started_at
+    return list(
+        conn.execute(
+            select(
+                w.c.route_department_id,
+                w.c.route_agent_id,
+                func.count().label("count_60"),
+                _sum(length).label("total_60"),
+                _count_if(recent).label("count_30"),
+                _sum(case((recent, length), else_=0)).label("total_30"),
+                _count_if(recent, w.c.outcome == WAIT_ABANDONED).label("abandoned_30"),
+                _count_if(recent, w.c.outcome == WAIT_SWITCHED).label("switched_30"),
+            )
+            .where(w.c.site_id == site_id, w.c.ended_at > now - 60 * minute, w.c.ended_at <= now)
+            .group_by(w.c.route_department_id, w.c.route_agent_id)
+        )
+    )
+
+
+def ongoing_by_department(conn: Connection, site_id: int) -> dict[str | None, int]:
+    c = t.chats
+    rows = conn.execute(
+        select(c.c.department_id, func.count())
+        .where(c.c.site_id == site_id, c.c.state == ONGOING)
+        .group_by(c.c.department_id)
+    )
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def online_capacity_by_department(conn: Connection, site_id: int) -> dict[str, int]:
+    """Per department: the capacity of its active agents whose status type is online."""
+    m = t.agent_departments
+    rows = conn.execute(
+        select(m.c.department_id, _sum(a_.c.max_concurrent_chats))
+        .select_from(
+            _agents_now().join(m, and_(m.c.site_id == a_.c.site_id, m.c.agent_id == a_.c.id))
+        )
+        .where(*_active(site_id, None), _type() == ONLINE)
+        .group_by(m.c.department_id)
+    )
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def agent_docs(conn: Connection, site_id: int, agent_ids: Sequence[str]) -> dict[str, Any]:
+    if not agent_ids:
+        return {}
+    rows = conn.execute(
+        select(a_.c.id, a_.c.doc).where(a_.c.site_id == site_id, a_.c.id.in_(agent_ids))
+    )
+    return {row[0]: orjson.loads(row[1]) for row in rows}

@@ -1,0 +1,155 @@
+"""Sites and their API tokens (stored only as SHA-256 hashes)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, func, insert, select, update
+
+from chatpulse.domain.statuses import BUILT_IN_STATUSES
+from chatpulse.store import tables as t
+
+ALL_SCOPES = ("realtime.read", "events.write", "config.read", "config.write", "admin")
+DEFAULT_SCOPES = tuple(s for s in ALL_SCOPES if s != "admin")
+FIRST_SITE_ID = 10000
+TOKEN_PREFIX = "cp_"
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    id: int
+    name: str
+    time_zone: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    id: str
+    site_id: int
+    name: str
+    scopes: tuple[str, ...]
+    created_at: int
+
+
+class SiteExists(Exception):
+    pass
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def create_site(
+    engine: Engine, name: str, time_zone: str, now: int, site_id: int | None = None
+) -> Site:
+    """A new site with the three built-in agent statuses."""
+    with engine.connect().execution_options(chatpulse_write=True) as conn, conn.begin():
+        if site_id is None:
+            highest = conn.execute(select(func.max(t.sites.c.id))).scalar()
+            site_id = max(FIRST_SITE_ID, (highest or 0) + 1)
+        elif conn.execute(select(t.sites.c.id).where(t.sites.c.id == site_id)).first():
+            raise SiteExists(f"site {site_id} already exists")
+        conn.execute(
+            insert(t.sites).values(
+                id=site_id, name=name, time_zone=time_zone, last_sequence=0, created_at=now
+            )
+        )
+        conn.execute(
+            insert(t.agent_statuses),
+            [
+                {
+                    "site_id": site_id,
+                    "id": s.id,
+                    "name": s.name,
+                    "type": s.type,
+                    "is_system": True,
+                    "order": s.order,
+                    "is_deleted": False,
+                }
+                for s in BUILT_IN_STATUSES
+            ],
+        )
+    return Site(site_id, name, time_zone)
+
+
+def get_site(engine: Engine, site_id: int) -> Site | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(t.sites).where(t.sites.c.id == site_id)).first()
+    return Site(row.id, row.name, row.time_zone) if row else None
+
+
+def update_site(engine: Engine, site_id: int, name: str, time_zone: str) -> Site:
+    with engine.begin() as conn:
+        conn.execute(
+            update(t.sites).where(t.sites.c.id == site_id).values(name=name, time_zone=time_zone)
+        )
+    return Site(site_id, name, time_zone)
+
+
+def last_sequence(engine: Engine, site_id: int) -> int:
+    with engine.connect() as conn:
+        value = conn.execute(
+            select(t.sites.c.last_sequence).where(t.sites.c.id == site_id)
+        ).scalar()
+    return int(value or 0)
+
+
+def create_token(
+    engine: Engine, site_id: int, name: str, scopes: tuple[str, ...], now: int
+) -> tuple[TokenInfo, str]:
+    """A new random token (32 bytes of entropy); the secret is returned once, never stored."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    info = TokenInfo(str(uuid.uuid4()), site_id, name, scopes, now)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(t.tokens).values(
+                id=info.id,
+                site_id=site_id,
+                name=name,
+                scopes=" ".join(scopes),
+                token_hash=hash_token(secret),
+                created_at=now,
+                revoked_at=None,
+            )
+        )
+    return info, secret
+
+
+def find_token(engine: Engine, secret: str) -> TokenInfo | None:
+    """The live token with this secret, or None (unknown or revoked)."""
+    digest = hash_token(secret)
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(t.tokens).where(t.tokens.c.token_hash == digest, t.tokens.c.revoked_at.is_(None))
+        ).first()
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        return None
+    return TokenInfo(row.id, row.site_id, row.name, tuple(row.scopes.split()), row.created_at)
+
+
+def list_tokens(engine: Engine, site_id: int) -> list[TokenInfo]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(t.tokens)
+            .where(t.tokens.c.site_id == site_id, t.tokens.c.revoked_at.is_(None))
+            .order_by(t.tokens.c.created_at, t.tokens.c.id)
+        ).all()
+    return [TokenInfo(r.id, r.site_id, r.name, tuple(r.scopes.split()), r.created_at) for r in rows]
+
+
+def revoke_token(engine: Engine, site_id: int, token_id: str, now: int) -> bool:
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(t.tokens)
+            .where(
+                t.tokens.c.site_id == site_id,
+                t.tokens.c.id == token_id,
+                t.tokens.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )
+    return bool(result.rowcount)

@@ -1,0 +1,265 @@
+"""The schema: sites and tokens, configuration, the event log, and the projections the views read.
+
+Instants are integer microseconds since the epoch (UTC); an interval still open ends at OPEN.
+Every table is keyed by site first, and every index a query needs is declared next to its table.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from chatpulse.domain.cohort import COHORT_FIELDS
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(36)
+
+
+def _site() -> Column[int]:
+    return Column("site_id", Integer, primary_key=True, autoincrement=False)
+
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("last_sequence", BigInteger, nullable=False, default=0),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("site_id", Integer, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("scopes", String(200), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+    Index(None, "site_id"),
+)
+
+departments = Table(
+    "departments",
+    metadata,
+    _site(),
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("is_available_in_live_chat", Boolean, nullable=False),
+    Column("is_deleted", Boolean, nullable=False),
+    Column("doc", Text, nullable=False),  # the Comm100 object as JSON
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    _site(),
+    Column("id", ID, primary_key=True),
+    Column("display_name", String(200), nullable=False),
+    Column("sort_name", String(200), nullable=False),  # display_name.casefold(), for ORDER BY
+    Column("email", String(320), nullable=False),
+    Column("is_active", Boolean, nullable=False),
+    Column("is_deleted", Boolean, nullable=False),
+    Column("max_concurrent_chats", Integer, nullable=False),
+    Column("doc", Text, nullable=False),  # the Comm100 object as JSON
+)
+
+agent_departments = Table(
+    "agent_departments",
+    metadata,
+    _site(),
+    Column("department_id", ID, primary_key=True),
+    Column("agent_id", ID, primary_key=True),
+)
+
+agent_statuses = Table(
+    "agent_statuses",
+    metadata,
+    _site(),
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("type", String(8), nullable=False),
+    Column("is_system", Boolean, nullable=False),
+    Column("order", Integer, nullable=False),
+    Column("is_deleted", Boolean, nullable=False, default=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    _site(),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", ID, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("occurred_at", BigInteger, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("recorded_at", BigInteger, nullable=False),
+    Index(None, "site_id", "id", unique=True),
+)
+
+chats = Table(
+    "chats",
+    metadata,
+    _site(),
+    Column("chat_id", ID, primary_key=True),
+    Column("visitor_id", ID, nullable=False),
+    Column("contact_identity_id", ID),
+    Column("state", String(9), nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("last_event_at", BigInteger, nullable=False),
+    Column("department_id", ID),
+    Column("cohort_department_id", ID),
+    Column("route_department_id", ID),
+    Column("route_agent_id", ID),
+    Column("agent_id", ID),
+    Column("handler_since", BigInteger),
+    Column("handling_no", Integer, nullable=False),
+    Column("wait_no", Integer, nullable=False),
+    Column("wait_started_at", BigInteger),
+    Column("first_wait_ended_at", BigInteger),
+    Column("first_wait_length", BigInteger),
+    Column("accepted_at", BigInteger),
+    Column("ended_at", BigInteger),
+    Column("transferred", Boolean, nullable=False),
+    Column("department_transferred", Boolean, nullable=False),
+    Column("first_agent_id", ID),
+    Column("multi_agent", Boolean, nullable=False),
+    Column("score", Integer),
+    Column("response_total", BigInteger, nullable=False),
+    Column("response_count", Integer, nullable=False),
+    Column("pending_visitor_since", BigInteger),
+    Index(None, "site_id", "requested_at"),
+    Index(None, "site_id", "cohort_department_id", "requested_at"),
+    Index(None, "site_id", "state", "department_id"),
+)
+
+waits = Table(
+    "waits",
+    metadata,
+    _site(),
+    Column("chat_id", ID, primary_key=True),
+    Column("wait_no", Integer, primary_key=True, autoincrement=False),
+    Column("visitor_id", ID, nullable=False),
+    Column("contact_identity_id", ID),
+    Column("route_department_id", ID),
+    Column("route_agent_id", ID),
+    Column("started_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=False),
+    Column("outcome", String(9)),
+    Index(None, "site_id", "ended_at"),
+)
+
+handling_intervals = Table(
+    "handling_intervals",
+    metadata,
+    _site(),
+    Column("chat_id", ID, primary_key=True),
+    Column("handling_no", Integer, primary_key=True, autoincrement=False),
+    Column("agent_id", ID, nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=False),
+    Index(None, "site_id", "agent_id", "ended_at"),
+)
+
+status_intervals = Table(
+    "status_intervals",
+    metadata,
+    _site(),
+    Column("agent_id", ID, primary_key=True),
+    Column("status_no", Integer, primary_key=True, autoincrement=False),
+    Column("status_id", ID, nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=False),
+    Index(None, "site_id", "ended_at", "started_at", "status_id", "agent_id"),  # covering
+    Index(None, "site_id", "agent_id", "ended_at"),
+)
+
+agent_states = Table(
+    "agent_states",
+    metadata,
+    _site(),
+    Column("agent_id", ID, primary_key=True),
+    Column("status_id", ID),
+    Column("status_since", BigInteger),
+    Column("status_no", Integer, nullable=False),
+    Column("ongoing_chats", Integer, nullable=False),
+    Column("busy_no", Integer, nullable=False),
+    Column("busy_since", BigInteger),
+)
+
+busy_intervals = Table(
+    "busy_intervals",
+    metadata,
+    _site(),
+    Column("agent_id", ID, primary_key=True),
+    Column("busy_no", Integer, primary_key=True, autoincrement=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=False),
+    Index(None, "site_id", "ended_at", "started_at", "agent_id"),  # covers Today's sum
+    Index(None, "site_id", "agent_id", "ended_at"),
+)
+
+visitors = Table(
+    "visitors",
+    metadata,
+    _site(),
+    Column("visitor_id", ID, primary_key=True),
+    Column("on_site", Boolean, nullable=False),
+    Column("last_event_at", BigInteger, nullable=False),
+    Column("contact_identity_id", ID),
+    Index(None, "site_id", "on_site"),
+)
+
+invitations = Table(
+    "invitations",
+    metadata,
+    _site(),
+    Column("invitation_id", ID, primary_key=True),
+    Column("visitor_id", ID, nullable=False),
+    Column("agent_id", ID),
+    Column("sent_at", BigInteger, nullable=False),
+    Column("accepted_at", BigInteger),
+    Column("last_event_at", BigInteger, nullable=False),
+    Index(None, "site_id", "accepted_at"),
+)
+
+cohort_minutes = Table(
+    "cohort_minutes",
+    metadata,
+    _site(),
+    # "" sums every chat; a department id sums the chats of that cohort department.
+    Column("department_key", String(36), primary_key=True),
+    Column("minute", BigInteger, primary_key=True, autoincrement=False),
+    *[Column(name, BigInteger, nullable=False) for name in COHORT_FIELDS],
+)
+
+PROJECTIONS = (
+    chats,
+    waits,
+    handling_intervals,
+    status_intervals,
+    busy_intervals,
+    agent_states,
+    visitors,
+    invitations,
+    cohort_minutes,
+)

@@ -1,0 +1,76 @@
+"""Agents (METRICS.md §5): one page of agents with their day over the window."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from chatpulse.domain.intervals import overlap
+from chatpulse.domain.statuses import OFFLINE_ID
+from chatpulse.domain.timeutil import MICROS, format_timespan
+from chatpulse.domain.window import Window
+from chatpulse.store import reads
+
+
+def agents_page(
+    conn: Connection,
+    site_id: int,
+    window: Window,
+    department_id: str | None,
+    page_index: int,
+    page_size: int,
+    include_status_distribution: bool,
+) -> dict[str, Any]:
+    total = reads.count_agents(conn, site_id, department_id)
+    page = reads.agents_in_order(
+        conn, site_id, department_id, (page_index - 1) * page_size, page_size
+    )
+    ids = [a.agent_id for a in page]
+    start, live_end = window.start, window.live_end
+    linear: dict[str, int] = {}
+    got: dict[str, int] = {}
+    distributions: dict[str, dict[str, int]] = {}
+    if ids:
+        linear = reads.linear_chat_time(conn, site_id, ids, start, live_end)
+        got = reads.chats_got(conn, site_id, ids, start, window.end)
+        if include_status_distribution:
+            distributions = _status_distributions(conn, site_id, window, ids)
+    return {
+        "total": total,
+        "pageCount": -(-total // page_size),
+        "pageIndex": page_index,
+        "pageSize": page_size,
+        "list": [
+            {
+                "agentId": a.agent_id,
+                "displayName": a.display_name,
+                "currentStatusId": a.status_id or OFFLINE_ID,
+                "onGoingChats": a.ongoing_chats,
+                "maxConcurrentChats": a.max_concurrent_chats,
+                "intradayChats": got.get(a.agent_id, 0),
+                "intradayLinearChatTime": format_timespan(linear.get(a.agent_id, 0)),
+                "statusDistribution": distributions.get(a.agent_id, {}),
+            }
+            for a in page
+        ],
+    }
+
+
+def _status_distributions(
+    conn: Connection, site_id: int, window: Window, ids: list[str]
+) -> dict[str, dict[str, int]]:
+    """Whole seconds per status within the window (to now); Offline before the first status."""
+    start, live_end = window.start, window.live_end
+    micros: dict[str, dict[str, int]] = {i: {} for i in ids}
+    for agent_id, status_id, spent in reads.status_time(conn, site_id, ids, start, live_end):
+        micros[agent_id][status_id] = micros[agent_id].get(status_id, 0) + spent
+    first = reads.first_status_at(conn, site_id, ids)
+    for agent_id in ids:
+        before_first = overlap(start, first.get(agent_id, live_end), start, live_end)
+        if before_first:
+            micros[agent_id][OFFLINE_ID] = micros[agent_id].get(OFFLINE_ID, 0) + before_first
+    return {
+        agent_id: {status: us // MICROS for status, us in spent.items() if us >= MICROS}
+        for agent_id, spent in micros.items()
+    }

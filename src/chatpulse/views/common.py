@@ -1,0 +1,24 @@
+"""What every view needs: a read connection, the department check, the window."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from chatpulse.domain.errors import BadParameter
+from chatpulse.domain.events import normalize_uuid
+from chatpulse.store import reads
+
+
+def check_department(conn: Connection, site_id: int, department_id: str | None) -> str | None:
+    """The department id in canonical form; 400 when unknown or deleted."""
+    if department_id is None:
+        return None
+    canonical = normalize_uuid(department_id.strip())
+    if canonical is None:
+        raise BadParameter("departmentId", "must be a UUID")
+    state = reads.department_state(conn, site_id, canonical)
+    if state is None:
+        raise BadParameter("departmentId", f"unknown department {canonical}")
+    if state is False:
+        raise BadParameter("departmentId", f"department {canonical} is deleted")
+    return canonical

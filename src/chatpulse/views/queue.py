@@ -1,0 +1,122 @@
+"""Queue (METRICS.md §4): one row per route target, with its waits of the last hour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from chatpulse.domain.arith import round_half_up
+from chatpulse.domain.statuses import ONLINE
+from chatpulse.domain.timeutil import MICROS
+from chatpulse.store import reads
+
+Target = tuple[str | None, str | None]  # (department, agent): a wait's route target
+
+
+@dataclass(slots=True)
+class _Row:
+    waiting: list[tuple[int, str, str | None]] = field(default_factory=list)
+    count_60: int = 0
+    total_60: int = 0
+    count_30: int = 0
+    total_30: int = 0
+    abandoned_30: int = 0
+    switched_30: int = 0
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.waiting or self.count_60)
+
+
+def queue(
+    conn: Connection, site_id: int, now: int, department_id: str | None
+) -> list[dict[str, Any]]:
+    rows: dict[Target, _Row] = {}
+    for w in reads.open_waits(conn, site_id):
+        row = rows.setdefault(_target(w.route_department_id, w.route_agent_id), _Row())
+        row.waiting.append((w.started_at, w.visitor_id, w.contact_identity_id))
+    for e in reads.ended_wait_totals(conn, site_id, now):
+        row = rows.setdefault(_target(e.route_department_id, e.route_agent_id), _Row())
+        row.count_60 += int(e.count_60)
+        row.total_60 += int(e.total_60)
+        row.count_30 += int(e.count_30)
+        row.total_30 += int(e.total_30)
+        row.abandoned_30 += int(e.abandoned_30)
+        row.switched_30 += int(e.switched_30)
+
+    departments = reads.queue_departments(conn, site_id, department_id)
+    ongoing = reads.ongoing_by_department(conn, site_id)
+    capacity = reads.online_capacity_by_department(conn, site_id)
+    out = [
+        _render(
+            rows.get((doc["id"], None), _Row()),
+            now,
+            doc,
+            None,
+            ongoing.get(doc["id"], 0),
+            capacity.get(doc["id"], 0),
+        )
+        for doc in departments
+    ]
+    if department_id is not None:
+        return out
+
+    nobody = rows.get((None, None), _Row())
+    if not departments or nobody.busy:
+        online_capacity = reads.agent_totals(conn, site_id, None)["online_capacity"]
+        out.append(_render(nobody, now, None, None, ongoing.get(None, 0), online_capacity))
+
+    busy_ids = [agent for (dept, agent), row in rows.items() if agent and row.busy]
+    agents = reads.agents_by_id(conn, site_id, busy_ids)  # active ones only
+    docs = reads.agent_docs(conn, site_id, list(agents))
+    for agent in sorted(agents.values(), key=lambda a: (a.display_name.casefold(), a.agent_id)):
+        own_capacity = agent.max_concurrent_chats if agent.status_type == ONLINE else 0
+        out.append(
+            _render(
+                rows[(None, agent.agent_id)],
+                now,
+                None,
+                docs[agent.agent_id],
+                agent.ongoing_chats,
+                own_capacity,
+            )
+        )
+    return out
+
+
+def _target(department_id: str | None, agent_id: str | None) -> Target:
+    return (department_id, None) if department_id else (None, agent_id)
+
+
+def _render(
+    row: _Row,
+    now: int,
+    department: dict[str, Any] | None,
+    agent: dict[str, Any] | None,
+    ongoing: int,
+    capacity: int,
+) -> dict[str, Any]:
+    waiting = sorted(row.waiting)
+    return {
+        "routeToDepartmentId": department["id"] if department else None,
+        "routeToDepartment": department,
+        "routeToAgentId": agent["id"] if agent else None,
+        "routeToAgent": agent,
+        "ongoingChats": ongoing,
+        "maxConcurrentChats": capacity,
+        "currentQueueLength": len(waiting),
+        "avgWaitTimeinLast30Mins": round_half_up(row.total_30, row.count_30 * MICROS),
+        "avgWaitTimeinLast60Mins": round_half_up(row.total_60, row.count_60 * MICROS),
+        "abandonedChatsinLast30Mins": row.abandoned_30,
+        "switchedtoMessagesinLast30Mins": row.switched_30,
+        "visitors": [
+            {
+                "visitorId": visitor_id,
+                "contactIdentityId": contact,
+                "waitTime": max(0, (now - started) // MICROS),
+            }
+            for started, visitor_id, contact in waiting
+        ],
+    }

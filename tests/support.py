@@ -1,0 +1,157 @@
+"""Test helpers: event builders relative to a fixed instant T, and a real server in a thread."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy import Engine
+
+from chatpulse.api.app import create_app
+from chatpulse.clock import FixedClock
+from chatpulse.settings import Settings
+from chatpulse.store import sites
+
+# T: the instant every test's events are placed around (a Tuesday, 12:00 UTC).
+T = dt.datetime(2026, 11, 24, 12, 0, 0, tzinfo=dt.UTC)
+T_MICROS = int(T.timestamp()) * 1_000_000
+
+ONLINE = "00000000-0000-0000-0000-000000000000"
+AWAY = "00000000-0000-0000-0000-000000000001"
+OFFLINE = "00000000-0000-0000-0000-000000000002"
+
+
+def uid(kind: str, n: int) -> str:
+    """Readable fixed UUIDs: uid("agent", 1) -> aaaaaaaa-0000-4000-8000-000000000001."""
+    prefix = {
+        "agent": "aaaaaaaa",
+        "dept": "dddddddd",
+        "chat": "cccccccc",
+        "visitor": "ffffffff",
+        "status": "55555555",
+        "invitation": "99999999",
+        "bot": "bbbbbbbb",
+        "contact": "eeeeeeee",
+        "event": "77777777",
+    }[kind]
+    return f"{prefix}-0000-4000-8000-{n:012d}"
+
+
+def at(seconds: float) -> str:
+    """The instant T + seconds as ISO 8601 UTC with microseconds."""
+    moment = T + dt.timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def ev(kind: str, seconds: float, event_id: str | None = None, **data: Any) -> dict[str, Any]:
+    """One event envelope at T + seconds."""
+    return {
+        "id": event_id or str(uuid.uuid4()),
+        "type": kind,
+        "occurredAt": at(seconds),
+        "data": data,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    base_url: str
+    engine: Engine
+    clock: FixedClock
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+
+
+@contextmanager
+def running_server(engine: Engine, clock: FixedClock) -> Iterator[Server]:
+    """A real uvicorn server on a free loopback port, serving the app over `engine`."""
+    settings = Settings(database_url=str(engine.url), log_requests=False)
+    app = create_app(settings, engine, clock)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)  # polling a flag the server sets, not standing in for synchronisation
+    try:
+        yield Server(f"http://127.0.0.1:{port}", engine, clock)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@dataclass
+class SiteClient:
+    """A site with an all-scope token and an HTTP client speaking for it."""
+
+    site_id: int
+    token: str
+    http: httpx.Client
+    server: Server
+
+    def post_events(self, *events: dict[str, Any]) -> httpx.Response:
+        return self.http.post("/api/v3/livechat/events", json=list(events))
+
+    def ok_events(self, *events: dict[str, Any]) -> dict[str, Any]:
+        response = self.post_events(*events)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = self.http.get(path, params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def department(self, n: int, name: str, **extra: Any) -> dict[str, Any]:
+        response = self.http.post(
+            "/api/v3/departments", json={"id": uid("dept", n), "name": name, **extra}
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def agent(
+        self, n: int, name: str, departments: tuple[int, ...] = (), capacity: int = 3, **extra: Any
+    ) -> dict[str, Any]:
+        response = self.http.post(
+            "/api/v3/agents",
+            json={
+                "id": uid("agent", n),
+                "displayName": name,
+                "email": f"{name.lower()}{n}@example.com",
+                "departmentIds": [uid("dept", d) for d in departments],
+                "maxConcurrentChats": capacity,
+                **extra,
+            },
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+def new_site(server: Server, name: str = "Test site", time_zone: str = "UTC") -> SiteClient:
+    site = sites.create_site(server.engine, name, time_zone, server.clock.now())
+    _, token = sites.create_token(server.engine, site.id, "test", sites.ALL_SCOPES, 0)
+    return SiteClient(site.id, token, server.client(token), server)
