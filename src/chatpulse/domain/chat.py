@@ -120,6 +120,9 @@ class AgentLive:
     ongoing_chats: int = 0
     busy_no: int = 0
     busy_since: int | None = None
+    # The latest start or end of a handling interval applied so far: a boundary earlier than
+    # this (chats of one agent may arrive out of time order) invalidates the busy intervals.
+    handled_until: int = 0
     is_new: bool = True
 
 

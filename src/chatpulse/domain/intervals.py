@@ -24,6 +24,18 @@ def clipped_union_length(intervals: Iterable[tuple[int, int]], start: int, end: 
     return total
 
 
+def union_of(intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The union of [a, b) intervals as disjoint, sorted intervals (touching ones joined)."""
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(intervals):
+        if merged and a <= merged[-1][1]:
+            if b > merged[-1][1]:
+                merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return merged
+
+
 def overlap(a: int, b: int, start: int, end: int) -> int:
     """Length of [a, b) ∩ [start, end)."""
     return max(0, min(b, end) - max(a, start))

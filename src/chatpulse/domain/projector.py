@@ -70,6 +70,9 @@ class Projector:
     handlings: dict[tuple[str, int], HandlingRecord] = field(default_factory=dict)
     statuses: dict[tuple[str, int], StatusRecord] = field(default_factory=dict)
     busies: dict[tuple[str, int], BusyRecord] = field(default_factory=dict)
+    # Agents whose busy intervals the store must rebuild from their handling intervals,
+    # because a handling boundary arrived earlier than one already applied.
+    busy_rebuilds: set[str] = field(default_factory=set)
 
     def apply(self, event: Event, index: int) -> FieldError | None:
         """Check `event` against the current state; apply it if valid, else return the problem."""
@@ -166,6 +169,7 @@ class Projector:
         self.handlings[(chat.chat_id, chat.handling_no)] = HandlingRecord(
             chat.chat_id, chat.handling_no, agent.agent_id, at, is_new=True
         )
+        self._handling_boundary(agent, at)
         if agent.ongoing_chats == 0:
             agent.busy_no += 1
             agent.busy_since = at
@@ -174,6 +178,13 @@ class Projector:
             )
         agent.ongoing_chats += 1
         self.dirty_agents[agent.agent_id] = agent
+
+    def _handling_boundary(self, agent: AgentLive, at: int) -> None:
+        """Busy intervals grow in time order; an earlier boundary asks for a rebuild."""
+        if at < agent.handled_until:
+            self.busy_rebuilds.add(agent.agent_id)
+        else:
+            agent.handled_until = at
 
     def _stop_handling(self, chat: ChatRecord, at: int) -> None:
         assert chat.agent_id is not None and chat.handler_since is not None
@@ -187,6 +198,7 @@ class Projector:
         agent = self.agents.get(chat.agent_id)
         if agent is None:  # loaded by the store for every handling agent; be safe all the same
             agent = self.agents[chat.agent_id] = AgentLive(chat.agent_id, is_new=False)
+        self._handling_boundary(agent, at)
         agent.ongoing_chats -= 1
         if agent.ongoing_chats == 0 and agent.busy_since is not None:
             busy_key = (agent.agent_id, agent.busy_no)

@@ -6,9 +6,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, insert, select, update
 
 from chatpulse.domain.chat import (
+    OPEN,
     AgentLive,
     ChatRecord,
     InvitationRecord,
@@ -16,6 +17,7 @@ from chatpulse.domain.chat import (
 )
 from chatpulse.domain.cohort import COHORT_FIELDS, ZERO, add, contribution, minute_of
 from chatpulse.domain.events import Event
+from chatpulse.domain.intervals import union_of
 from chatpulse.domain.projector import Projector
 from chatpulse.domain.timeutil import format_instant, format_instant_exact
 from chatpulse.store import tables as t
@@ -264,11 +266,50 @@ class IngestTransaction:
                 projector.dirty_invitations.values(),
                 INVITATION_COLUMNS,
             )
+            for agent_id in sorted(projector.busy_rebuilds):
+                self._rebuild_busy_intervals(agent_id)
             self._add_cohort_changes(projector.dirty_chats.values())
             conn.execute(update(t.sites).where(t.sites.c.id == site).values(last_sequence=seq))
             self.last_sequence = seq
         conn.commit()
         return self.last_sequence
+
+    def _rebuild_busy_intervals(self, agent_id: str) -> None:
+        """Recompute an agent's busy intervals as the union of its handling intervals.
+
+        Only needed when one of the agent's chats brought a handling boundary earlier than one
+        already applied (events of different chats may interleave out of time order); the
+        in-order case is kept incrementally by the projector.
+        """
+        conn, site = self.conn, self.site_id
+        h, b, s = t.handling_intervals, t.busy_intervals, t.agent_states
+        spans = conn.execute(
+            select(h.c.started_at, h.c.ended_at).where(
+                h.c.site_id == site, h.c.agent_id == agent_id
+            )
+        ).all()
+        merged = union_of(spans)
+        conn.execute(delete(b).where(b.c.site_id == site, b.c.agent_id == agent_id))
+        if merged:
+            conn.execute(
+                insert(b),
+                [
+                    {
+                        "site_id": site,
+                        "agent_id": agent_id,
+                        "busy_no": n,
+                        "started_at": a,
+                        "ended_at": e,
+                    }
+                    for n, (a, e) in enumerate(merged, start=1)
+                ],
+            )
+        open_since = merged[-1][0] if merged and merged[-1][1] == OPEN else None
+        conn.execute(
+            update(s)
+            .where(s.c.site_id == site, s.c.agent_id == agent_id)
+            .values(busy_no=len(merged), busy_since=open_since)
+        )
 
     def _add_cohort_changes(self, chats: Iterable[ChatRecord]) -> None:
         """Move each changed chat's share of the Today sums in the per-minute rollup."""

@@ -204,6 +204,7 @@ agent_states = Table(
     Column("ongoing_chats", Integer, nullable=False),
     Column("busy_no", Integer, nullable=False),
     Column("busy_since", BigInteger),
+    Column("handled_until", BigInteger, nullable=False),
 )
 
 busy_intervals = Table(

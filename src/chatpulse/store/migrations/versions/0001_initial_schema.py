@@ -34,6 +34,7 @@ def upgrade() -> None:
     sa.Column('ongoing_chats', sa.Integer(), nullable=False),
     sa.Column('busy_no', sa.Integer(), nullable=False),
     sa.Column('busy_since', sa.BigInteger(), nullable=True),
+    sa.Column('handled_until', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('site_id', 'agent_id', name=op.f('pk_agent_states'))
     )
     op.create_table('agent_statuses',
