@@ -1,8 +1,9 @@
-"""The command line of SPEC.md §7: serve, migrate, site create, token create."""
+"""The command line of SPEC.md §7: demo, serve, migrate, site create, token create, simulate."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -68,6 +69,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token_create.add_argument("--name", default="cli")
     database(token_create)
+
+    demo = commands.add_parser(
+        "demo", help="a throwaway server with a demo site and simulated live traffic"
+    )
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--agents", type=int, default=40)
+    demo.add_argument("--departments", type=int, default=4)
+    demo.add_argument("--rate", type=float, default=1.0, help="traffic multiplier (default 1)")
+    demo.add_argument("--seed", type=int, default=None)
+
+    sim = commands.add_parser("simulate", help="drive a running server with realistic traffic")
+    sim.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8000")
+    sim.add_argument("--token", required=True, help="a token with events.write and config.*")
+    sim.add_argument("--agents", type=int, default=40)
+    sim.add_argument("--departments", type=int, default=4)
+    sim.add_argument("--rate", type=float, default=1.0, help="traffic multiplier (default 1)")
+    sim.add_argument("--duration", type=float, default=0, help="seconds; 0: until Ctrl-C")
+    sim.add_argument("--seed", type=int, default=None)
+    sim.add_argument(
+        "--prefill", type=float, default=0, help="first replay the last S seconds of traffic"
+    )
     return parser
 
 
@@ -167,7 +190,70 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_traffic(args: argparse.Namespace) -> None:
+    if not 1 <= args.agents <= 10_000:
+        raise CliError("--agents must be from 1 to 10000")
+    if not 0 <= args.departments <= 100:
+        raise CliError("--departments must be from 0 to 100")
+    if not (math.isfinite(args.rate) and 0 <= args.rate <= 1000):
+        raise CliError("--rate must be a number from 0 to 1000")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from chatpulse.sim.demo import DemoError, DemoOptions, run_demo
+
+    _check_traffic(args)
+    if not 1 <= args.port <= 65535:
+        raise CliError("--port must be from 1 to 65535")
+    options = DemoOptions(args.host, args.port, args.agents, args.departments, args.rate, args.seed)
+    try:
+        run_demo(options, sys.stdout, sys.stderr)
+    except DemoError as err:
+        raise CliError(str(err)) from None
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from chatpulse.sim.driver import SimulationError, simulate
+
+    _check_traffic(args)
+    if not (math.isfinite(args.duration) and args.duration >= 0):
+        raise CliError("--duration must be a number of seconds ≥ 0")
+    if not (math.isfinite(args.prefill) and 0 <= args.prefill <= 7 * 86_400):
+        raise CliError("--prefill must be a number of seconds from 0 to 604800")
+    if not args.url.startswith(("http://", "https://")):
+        raise CliError("--url must start with http:// or https://")
+
+    def log(line: str) -> None:
+        print(f"chatpulse simulate: {line}", file=sys.stderr, flush=True)
+
+    try:
+        stats = simulate(
+            args.url,
+            args.token,
+            agents=args.agents,
+            departments=args.departments,
+            rate=args.rate,
+            duration_s=args.duration or None,
+            seed=args.seed,
+            prefill_s=args.prefill,
+            log=log,
+            ready=lambda _: log("sending live traffic (Ctrl-C to stop)"),
+        )
+    except SimulationError as err:
+        raise CliError(str(err)) from None
+    except KeyboardInterrupt:
+        return 0
+    log(
+        f"{stats.accepted} events stored, {stats.duplicates} duplicates, "
+        f"{stats.rejected} rejected, {stats.requests} requests"
+    )
+    return 0
+
+
 COMMANDS = {
+    ("demo", None): cmd_demo,
+    ("simulate", None): cmd_simulate,
     ("serve", None): cmd_serve,
     ("migrate", None): cmd_migrate,
     ("site", "create"): cmd_site_create,

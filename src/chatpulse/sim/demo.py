@@ -1,0 +1,197 @@
+"""`chatpulse demo`: a throwaway server on an embedded SQLite database in a temporary directory,
+a demo site and token, and simulated traffic (the last hours first, then live)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+import httpx
+
+from chatpulse.clock import SystemClock
+from chatpulse.domain.window import load_zone
+from chatpulse.sim.driver import SimulationError, Stats, simulate
+from chatpulse.store import migrate, sites
+from chatpulse.store.db import make_engine
+
+PREFILL_S = 3 * 3600.0  # the day so far, as far as the wallboard needs it
+START_TIMEOUT_S = 60.0
+SERVE = (sys.executable, "-m", "chatpulse", "serve")
+
+
+class DemoError(Exception):
+    """The demo cannot run; a one-line reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    agents: int = 40
+    departments: int = 4
+    rate: float = 1.0
+    seed: int | None = None
+
+
+def local_zone_name() -> str:
+    """This machine's IANA time zone if it can be told ($TZ, /etc/localtime, /etc/timezone),
+    else UTC."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    target = os.path.realpath("/etc/localtime")
+    if "zoneinfo/" in target:
+        candidates.append(target.split("zoneinfo/", 1)[1])
+    with contextlib.suppress(OSError):
+        candidates.append(Path("/etc/timezone").read_text().strip())
+    for name in candidates:
+        if name and load_zone(name) is not None:
+            return name
+    return "UTC"
+
+
+def _check_port(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise DemoError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+
+
+def _connect_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+class _Server:
+    """`chatpulse serve` as a child process, its output in a log file."""
+
+    def __init__(self, database: str, host: str, port: int, log_path: Path) -> None:
+        self.log_path = log_path
+        with open(log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [*SERVE, "--host", host, "--port", str(port), "--database", database],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "CHATPULSE_LOG_REQUESTS": "false", "PYTHONUNBUFFERED": "1"},
+            )
+
+    def last_words(self) -> str:
+        try:
+            lines = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "no output"
+        return lines[-1][:300] if lines else "no output"
+
+    def wait_healthy(self, url: str) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            self.check()
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)  # the port is not open yet: poll, bounded by the deadline
+        raise DemoError(f"the server did not answer within {START_TIMEOUT_S:.0f} s")
+
+    def check(self) -> None:
+        code = self.proc.poll()
+        if code is not None:
+            raise DemoError(f"the server stopped (exit status {code}): {self.last_words()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=15)
+
+
+def run_demo(options: DemoOptions, out: TextIO, err: TextIO) -> None:
+    """Run until Ctrl-C or SIGTERM, then stop the server and remove the temporary directory."""
+    _check_port(options.host, options.port)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    workdir = Path(tempfile.mkdtemp(prefix="chatpulse-demo-"))
+    server: _Server | None = None
+    try:
+        database = f"sqlite:///{workdir / 'demo.db'}"
+        engine = make_engine(database)
+        try:
+            migrate.upgrade(engine)
+            zone = local_zone_name()
+            site = sites.create_site(engine, "Demo site", zone, SystemClock().now())
+            _, token = sites.create_token(
+                engine, site.id, "demo", sites.ALL_SCOPES, SystemClock().now()
+            )
+        finally:
+            engine.dispose()
+        server = _Server(database, options.host, options.port, workdir / "server.log")
+        url = f"http://{_connect_host(options.host)}:{options.port}"
+        server.wait_healthy(url)
+        print(
+            f"chatpulse demo: site {site.id} ({zone}), {options.agents} agents in "
+            f"{options.departments} departments; replaying the last "
+            f"{PREFILL_S / 3600:.0f} hours of traffic…",
+            file=err,
+            flush=True,
+        )
+
+        def ready(stats: Stats) -> None:
+            print(f"chatpulse demo: {stats.accepted} past events stored", file=err, flush=True)
+            print(f"Wallboard: {url}/wallboard", file=out)
+            print(f"Token: {token}", file=out)
+            print(
+                f'Try: curl -H "Authorization: Bearer {token}" '
+                f"{url}/api/v3/livechat/realTime/RightNow",
+                file=out,
+            )
+            print("Press Ctrl-C to stop.", file=out, flush=True)
+
+        simulate(
+            url,
+            token,
+            agents=options.agents,
+            departments=options.departments,
+            rate=options.rate,
+            seed=options.seed,
+            prefill_s=PREFILL_S,
+            log=lambda line: print(f"chatpulse demo: {line}", file=err, flush=True),
+            ready=ready,
+            check=server.check,
+        )
+    except SimulationError as error:
+        if server is not None:
+            server.check()  # a dead server explains the failure better
+        raise DemoError(str(error)) from None
+    except KeyboardInterrupt:
+        print("chatpulse demo: stopping", file=err, flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not stop the clean-up
+        try:
+            if server is not None:
+                server.stop()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+            signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,201 @@
+"""`chatpulse simulate` against a real server, and `chatpulse demo` as a real process."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import pytest
+
+from chatpulse.clock import SystemClock
+from chatpulse.store import migrate, sites
+from chatpulse.store.db import make_engine
+from tests.integration.procs import ServerProcess
+from tests.support import free_port
+
+CHATPULSE = (sys.executable, "-m", "chatpulse")
+# Half an hour of traffic replayed quickly, then 3 s live.
+SIX_AGENTS_BUSY = ("--agents", "6", "--departments", "2", "--prefill", "1800", "--duration", "3")
+SIX_AGENTS_BUSY += ("--seed", "1")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[ServerProcess, str]]:
+    """A `chatpulse serve` process on a fresh SQLite file, and an all-scope token of its site."""
+    database = f"sqlite:///{tmp_path / 'sim.db'}"
+    engine = make_engine(database)
+    migrate.upgrade(engine)
+    site = sites.create_site(engine, "Simulated", "UTC", SystemClock().now())
+    _, token = sites.create_token(engine, site.id, "sim", sites.ALL_SCOPES, 0)
+    engine.dispose()
+    server = ServerProcess(database, tmp_path / "server.log")
+    server.start()
+    yield server, token
+    server.stop()
+
+
+def get(url: str, token: str, path: str, **params: Any) -> Any:
+    response = httpx.get(
+        url + path, params=params, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.slow
+def test_simulate_drives_a_server_with_only_valid_batches(
+    served: tuple[ServerProcess, str],
+) -> None:
+    server, token = served
+    result = subprocess.run(
+        [*CHATPULSE, "simulate", "--url", server.url, "--token", token, *SIX_AGENTS_BUSY],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = result.stderr.strip().splitlines()[-1]
+    match = re.fullmatch(
+        r"chatpulse simulate: (\d+) events stored, 0 duplicates, 0 rejected, \d+ requests", summary
+    )
+    assert match is not None, result.stderr
+    stored = int(match.group(1))
+    assert stored > 500, summary
+    assert "rejected event" not in result.stderr
+
+    # The server stored exactly what the simulator says it sent, and the set-up is there.
+    log = get(server.url, token, "/api/v3/livechat/events", limit=1)
+    assert log["lastSequence"] == stored
+    departments = get(server.url, token, "/api/v3/departments")
+    assert sorted(d["name"] for d in departments) == ["Sales", "Support"]
+    assert len(get(server.url, token, "/api/v3/agents")) == 6
+    statuses = get(server.url, token, "/api/v3/livechat/agentStatuses")
+    assert [(s["name"], s["type"]) for s in statuses] == [
+        ("Online", "online"),
+        ("Away", "away"),
+        ("Offline", "offline"),
+        ("Lunch", "away"),
+        ("Meeting", "away"),
+    ]
+
+    now = get(server.url, token, "/api/v3/livechat/realTime/RightNow")
+    assert all(isinstance(v, int) and v >= 0 for v in now.values()), now
+    assert now["ongoingChats"] == now["ongoingChatsWithAgent"] + now["ongoingChatsWithBot"]
+    assert now["agentsInChat"] <= now["loggedInAgents"] <= 6
+    rows = get(server.url, token, "/api/v3/livechat/realTime/Queue")
+    assert [r["routeToDepartment"]["name"] for r in rows[:2]] == ["Sales", "Support"]
+    assert sum(r["currentQueueLength"] for r in rows) == now["currentQueueLength"]
+    for row in rows:
+        assert len(row["visitors"]) == row["currentQueueLength"]
+        numbers = [v for k, v in row.items() if isinstance(v, int)]
+        assert all(v >= 0 for v in numbers), row
+    # Department rows (and the no-department row, when shown) split the ongoing chats.
+    by_route = sum(r["ongoingChats"] for r in rows if r["routeToAgentId"] is None)
+    assert by_route <= now["ongoingChatsWithAgent"]
+
+
+def test_simulate_with_a_wrong_token_fails_in_one_line(
+    served: tuple[ServerProcess, str],
+) -> None:
+    server, _ = served
+    result = subprocess.run(
+        [*CHATPULSE, "simulate", "--url", server.url, "--token", "nope", "--duration", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "chatpulse: the server refused the token (401 on GET /api/v3/site)"
+    ]
+
+
+def _lines(stream: IO[str], into: queue.Queue[str]) -> None:
+    for line in stream:
+        into.put(line.rstrip("\n"))
+
+
+def _wait_for(lines: queue.Queue[str], prefix: str, timeout: float = 120) -> str:
+    while True:
+        line = lines.get(timeout=timeout)
+        if line.startswith(prefix):
+            return line[len(prefix) :].strip()
+
+
+@pytest.mark.slow
+def test_demo_serves_until_sigterm_then_removes_its_directory(tmp_path: Path) -> None:
+    port = free_port()
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    proc = subprocess.Popen(
+        [*CHATPULSE, "demo", "--port", str(port), "--agents", "8", "--departments", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(scratch), "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=_lines, args=(proc.stdout, lines), daemon=True).start()
+        wallboard = _wait_for(lines, "Wallboard:")
+        token = _wait_for(lines, "Token:")
+        assert wallboard == f"http://127.0.0.1:{port}/wallboard"
+        assert [p.name[:15] for p in scratch.iterdir()] == ["chatpulse-demo-"]
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(base + "/healthz", timeout=10).json() == {"status": "ok"}
+        now = get(base, token, "/api/v3/livechat/realTime/RightNow")
+        assert sorted(now) == sorted(
+            [
+                "loggedInAgents",
+                "agentsInChat",
+                "chatUtilization",
+                "visitorOnSite",
+                "ongoingChats",
+                "ongoingChatsWithAgent",
+                "currentQueueLength",
+                "ongoingChatsWithBot",
+            ]
+        )
+        assert 1 <= now["loggedInAgents"] <= 8  # the pre-filled hours put agents on shift
+        today = get(base, token, "/api/v3/livechat/realTime/Today")
+        assert today["totalChats"] > 0 or now["visitorOnSite"] > 0
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.stderr is not None
+    assert "Traceback" not in proc.stderr.read()
+    assert list(scratch.iterdir()) == []
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+
+
+def test_demo_on_a_busy_port_fails_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [*CHATPULSE, "demo", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "TMPDIR": str(tmp_path)},
+        )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"chatpulse: cannot listen on 127.0.0.1:{port}")
+    assert list(tmp_path.iterdir()) == []
