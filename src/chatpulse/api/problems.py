@@ -40,19 +40,42 @@ async def on_chatpulse_error(_request: Request, exc: Exception) -> Response:
     return problem(exc.status, exc.detail, exc.errors)
 
 
-async def on_http_error(_request: Request, exc: Exception) -> Response:
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path (Starlette names only the first route's)."""
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+
+    def walk(routes: Any) -> None:
+        for route in routes:
+            included = getattr(route, "original_router", None)  # FastAPI's included router
+            if included is not None:
+                walk(included.routes)
+                continue
+            regex = getattr(route, "path_regex", None)
+            if regex is not None and regex.match(path):
+                methods.update(getattr(route, "methods", None) or ())
+
+    walk(request.app.router.routes)
+    return sorted(methods)
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
+    headers = dict(exc.headers or {})
     if status == 404:
         detail = "no such path"
         errors = [FieldError("path", "no such path")]
     elif status == 405:
         detail = "method not allowed on this path"
         errors = [FieldError("method", detail)]
+        allowed = _allowed_methods(request)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
     else:
         errors = [FieldError("request", detail)]
-    return problem(status, detail, errors, dict(exc.headers or {}))
+    return problem(status, detail, errors, headers)
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -71,6 +94,7 @@ _MESSAGES = {
     "extra_forbidden": "is not a known field",
     "string_type": "must be a string",
     "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
     "int_type": "must be an integer",
     "int_parsing": "must be an integer",
     "list_type": "must be an array",
@@ -79,8 +103,21 @@ _MESSAGES = {
 }
 
 
-async def on_validation_error(_request: Request, exc: Exception) -> Response:
+def _sent_other_than_json(request: Request) -> bool:
+    """A body came with a media type other than JSON (or with none)."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if not media:
+        length = request.headers.get("content-length", "0").strip()
+        return length not in ("", "0") or "transfer-encoding" in request.headers
+    return media != "application/json" and not media.endswith("+json")
+
+
+async def on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    body_errors = any(tuple(err.get("loc", ()))[:1] == ("body",) for err in exc.errors())
+    if body_errors and _sent_other_than_json(request):
+        message = "Content-Type must be application/json"
+        return problem(415, message, [FieldError("Content-Type", message)])
     errors: list[FieldError] = []
     status = 422
     for err in exc.errors():

@@ -37,10 +37,16 @@ def _body_id(path_id: str, given: str | None) -> None:
         raise InvalidBody([FieldError("id", "must match the id in the path")])
 
 
+def _body_site(site_id: int, given: int | None) -> None:
+    if given is not None and given != site_id:
+        raise InvalidBody([FieldError("siteId", "must be the id of this token's site")])
+
+
 # ---------------------------------------------------------------- departments
 
 
 def _department_doc(site_id: int, department_id: str, body: DepartmentBody) -> dict[str, Any]:
+    _body_site(site_id, body.siteId)
     return {
         "id": department_id,
         "siteId": site_id,
@@ -99,6 +105,7 @@ def delete_department(request: Request, who: Writer, department_id: str) -> Resp
 
 
 def _agent_doc(site_id: int, agent_id: str, body: AgentBody, now: int) -> dict[str, Any]:
+    _body_site(site_id, body.siteId)
     locked_time = None
     if body.lockedTime is not None:
         moment = parse_iso(body.lockedTime)

@@ -46,15 +46,16 @@ def get_department(engine: Engine, site_id: int, department_id: str) -> Doc | No
 
 
 def _check_department_name(conn: Connection, site_id: int, doc: Doc) -> None:
-    clash = conn.execute(
-        select(t.departments.c.id).where(
+    # Compared in Python: SQL lower() folds only ASCII on SQLite and under PostgreSQL's C locale.
+    names = conn.execute(
+        select(t.departments.c.name).where(
             t.departments.c.site_id == site_id,
-            func.lower(t.departments.c.name) == doc["name"].lower(),
             t.departments.c.is_deleted.is_(False),
             t.departments.c.id != doc["id"],
         )
-    ).first()
-    if clash:
+    ).scalars()
+    wanted = doc["name"].casefold()
+    if any(name.casefold() == wanted for name in names):
         raise Conflict("name", f"a department named {doc['name']!r} already exists")
 
 
@@ -158,15 +159,15 @@ def _check_agent(conn: Connection, site_id: int, doc: Doc) -> None:
             raise InvalidBody(
                 [FieldError("departmentIds", f"unknown department {d}") for d in missing]
             )
-    clash = conn.execute(
-        select(t.agents.c.id).where(
+    emails = conn.execute(
+        select(t.agents.c.email).where(
             t.agents.c.site_id == site_id,
-            func.lower(t.agents.c.email) == doc["email"].lower(),
             t.agents.c.is_deleted.is_(False),
             t.agents.c.id != doc["id"],
         )
-    ).first()
-    if clash:
+    ).scalars()
+    wanted = doc["email"].casefold()
+    if any(email.casefold() == wanted for email in emails):
         raise Conflict("email", f"an agent with email {doc['email']!r} already exists")
 
 
