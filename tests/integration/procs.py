@@ -17,8 +17,9 @@ SERVE = (sys.executable, "-m", "chatpulse", "serve")
 
 
 class ServerProcess:
-    def __init__(self, database: str, log: Path) -> None:
+    def __init__(self, database: str, log: Path, workers: int = 1) -> None:
         self.database = database
+        self.workers = workers
         self.log = log
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -30,7 +31,15 @@ class ServerProcess:
     def start(self) -> None:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                [*SERVE, "--port", str(self.port), "--database", self.database],
+                [
+                    *SERVE,
+                    "--port",
+                    str(self.port),
+                    "--database",
+                    self.database,
+                    "--workers",
+                    str(self.workers),
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
