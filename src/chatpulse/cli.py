@@ -80,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rate", type=float, default=1.0, help="traffic multiplier (default 1)")
     demo.add_argument("--seed", type=int, default=None)
 
+    for name, text in (
+        ("check", "verify that the projections equal a replay of the event log"),
+        ("rebuild", "rebuild the projections from the event log"),
+    ):
+        replay = commands.add_parser(name, help=text)
+        replay.add_argument("--site", type=int, default=None, help="one site (default: all)")
+        database(replay)
+
     sim = commands.add_parser("simulate", help="drive a running server with realistic traffic")
     sim.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8000")
     sim.add_argument("--token", required=True, help="a token with events.write and config.*")
@@ -251,7 +259,55 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sites_to_replay(engine: Engine, site: int | None) -> list[int]:
+    from chatpulse.store import replay
+
+    if site is None:
+        return replay.site_ids(engine)
+    if sites.get_site(engine, site) is None:
+        raise CliError(f"--site: no site {site}")
+    return [site]
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from chatpulse.store import replay
+
+    engine = _engine(args.database)
+    _ready(engine)
+    failed = 0
+    for site_id in _sites_to_replay(engine, args.site):
+        try:
+            result = replay.check(engine, site_id)
+        except replay.ReplayError as err:
+            print(f"site {site_id}: the log does not replay: {err}")
+            failed += 1
+            continue
+        if result.ok:
+            print(f"site {site_id}: ok ({result.events} events replayed)")
+        else:
+            failed += 1
+            for line in result.differences:
+                print(f"site {site_id}: {line}")
+    return 1 if failed else 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from chatpulse.store import replay
+
+    engine = _engine(args.database)
+    _ready(engine)
+    for site_id in _sites_to_replay(engine, args.site):
+        try:
+            count = replay.rebuild(engine, site_id)
+        except replay.ReplayError as err:
+            raise CliError(f"the log does not replay: {err}") from None
+        print(f"site {site_id}: rebuilt from {count} events")
+    return 0
+
+
 COMMANDS = {
+    ("check", None): cmd_check,
+    ("rebuild", None): cmd_rebuild,
     ("demo", None): cmd_demo,
     ("simulate", None): cmd_simulate,
     ("serve", None): cmd_serve,

@@ -209,70 +209,75 @@ class IngestTransaction:
                     }
                 )
             conn.execute(insert(t.events), rows)
-            _save(conn, site, t.chats, ("chat_id",), projector.dirty_chats.values(), CHAT_COLUMNS)
-            _save(
-                conn,
-                site,
-                t.waits,
-                ("chat_id", "wait_no"),
-                projector.waits.values(),
-                WAIT_COLUMNS,
-            )
-            _save(
-                conn,
-                site,
-                t.handling_intervals,
-                ("chat_id", "handling_no"),
-                projector.handlings.values(),
-                HANDLING_COLUMNS,
-            )
-            _save(
-                conn,
-                site,
-                t.status_intervals,
-                ("agent_id", "status_no"),
-                projector.statuses.values(),
-                STATUS_COLUMNS,
-            )
-            _save(
-                conn,
-                site,
-                t.busy_intervals,
-                ("agent_id", "busy_no"),
-                projector.busies.values(),
-                BUSY_COLUMNS,
-            )
-            _save(
-                conn,
-                site,
-                t.agent_states,
-                ("agent_id",),
-                projector.dirty_agents.values(),
-                AGENT_COLUMNS,
-            )
-            _save(
-                conn,
-                site,
-                t.visitors,
-                ("visitor_id",),
-                projector.dirty_visitors.values(),
-                VISITOR_COLUMNS,
-            )
-            _save(
-                conn,
-                site,
-                t.invitations,
-                ("invitation_id",),
-                projector.dirty_invitations.values(),
-                INVITATION_COLUMNS,
-            )
-            for agent_id in sorted(projector.busy_rebuilds):
-                self._rebuild_busy_intervals(agent_id)
-            self._add_cohort_changes(projector.dirty_chats.values())
+            self.write_projections(projector)
             conn.execute(update(t.sites).where(t.sites.c.id == site).values(last_sequence=seq))
             self.last_sequence = seq
         conn.commit()
         return self.last_sequence
+
+    def write_projections(self, projector: Projector) -> None:
+        """Write every projection row the projector changed (inside this transaction)."""
+        conn, site = self.conn, self.site_id
+        _save(conn, site, t.chats, ("chat_id",), projector.dirty_chats.values(), CHAT_COLUMNS)
+        _save(
+            conn,
+            site,
+            t.waits,
+            ("chat_id", "wait_no"),
+            projector.waits.values(),
+            WAIT_COLUMNS,
+        )
+        _save(
+            conn,
+            site,
+            t.handling_intervals,
+            ("chat_id", "handling_no"),
+            projector.handlings.values(),
+            HANDLING_COLUMNS,
+        )
+        _save(
+            conn,
+            site,
+            t.status_intervals,
+            ("agent_id", "status_no"),
+            projector.statuses.values(),
+            STATUS_COLUMNS,
+        )
+        _save(
+            conn,
+            site,
+            t.busy_intervals,
+            ("agent_id", "busy_no"),
+            projector.busies.values(),
+            BUSY_COLUMNS,
+        )
+        _save(
+            conn,
+            site,
+            t.agent_states,
+            ("agent_id",),
+            projector.dirty_agents.values(),
+            AGENT_COLUMNS,
+        )
+        _save(
+            conn,
+            site,
+            t.visitors,
+            ("visitor_id",),
+            projector.dirty_visitors.values(),
+            VISITOR_COLUMNS,
+        )
+        _save(
+            conn,
+            site,
+            t.invitations,
+            ("invitation_id",),
+            projector.dirty_invitations.values(),
+            INVITATION_COLUMNS,
+        )
+        for agent_id in sorted(projector.busy_rebuilds):
+            self._rebuild_busy_intervals(agent_id)
+        self._add_cohort_changes(projector.dirty_chats.values())
 
     def _rebuild_busy_intervals(self, agent_id: str) -> None:
         """Recompute an agent's busy intervals as the union of its handling intervals.
