@@ -14,9 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from chatpulse.clock import SystemClock
 from chatpulse.domain.window import load_zone
-from chatpulse.settings import DEFAULT_DATABASE_URL
 from chatpulse.store import migrate, sites
-from chatpulse.store.db import DatabaseUrlError, is_sqlite, make_engine
+from chatpulse.store.db import DEFAULT_DATABASE_URL, DatabaseUrlError, is_sqlite, make_engine
 
 
 class CliError(Exception):

@@ -9,6 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError
 
+DEFAULT_DATABASE_URL = "sqlite:///./chatpulse.db"
 WRITE = {"chatpulse_write": True}  # execution option: begin SQLite transactions IMMEDIATE
 
 
