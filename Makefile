@@ -14,17 +14,14 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	# The browser tests drive Debian's chromium (never `playwright install`).
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	touch $@
 
-# Installs, creates a site and a token (printed), and serves on http://127.0.0.1:$(PORT).
+# Installs, then serves a throwaway demo (temporary SQLite, a site, a token, simulated traffic)
+# on http://127.0.0.1:$(PORT); prints the wallboard URL and the token. Ctrl-C stops and cleans up.
 demo: install
-	$(PY) -m chatpulse migrate --database $(DEMO_DB)
-	@SITE=$$($(PY) -m chatpulse site create --name "Demo site" --database $(DEMO_DB) | tail -n 1); \
-	TOKEN=$$($(PY) -m chatpulse token create --site $$SITE --scope realtime.read --scope events.write \
-		--scope config.read --scope config.write --scope admin --database $(DEMO_DB) | tail -n 1); \
-	echo; echo "Site:  $$SITE"; echo "Token: $$TOKEN"; \
-	echo "Try:   curl -H \"Authorization: Bearer $$TOKEN\" http://127.0.0.1:$(PORT)/api/v3/livechat/realTime/RightNow"; echo; \
-	exec $(PY) -m chatpulse serve --port $(PORT) --database $(DEMO_DB)
+	$(PY) -m chatpulse demo --port $(PORT)
 
 lint: install
 	$(PY) -m ruff check .

@@ -16,7 +16,9 @@ from chatpulse.api import (
     routes_config,
     routes_events,
     routes_ops,
+    routes_stream,
     routes_views,
+    routes_wallboard,
 )
 from chatpulse.api.middleware import CaseInsensitivePaths, RequestIdMiddleware
 from chatpulse.clock import Clock, SystemClock
@@ -54,6 +56,7 @@ def create_app(
             listener(site_id, sequence)
 
     app.state.notify = notify
+    routes_stream.install(app)
 
     app.add_exception_handler(ChatPulseError, problems.on_chatpulse_error)
     app.add_exception_handler(StarletteHTTPException, problems.on_http_error)
@@ -61,7 +64,15 @@ def create_app(
     app.add_exception_handler(Exception, problems.on_unexpected)
 
     paths: list[str] = []
-    for module in (routes_views, routes_events, routes_config, routes_admin, routes_ops):
+    for module in (
+        routes_views,
+        routes_stream,
+        routes_events,
+        routes_config,
+        routes_admin,
+        routes_ops,
+        routes_wallboard,
+    ):
         app.include_router(module.router)
         paths.extend(getattr(route, "path", "") for route in module.router.routes)
 

@@ -1,0 +1,54 @@
+"""The wallboard page (SPEC.md §6): one self-contained HTML page and its script and style."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+router = APIRouter(tags=["Wallboard"])
+
+# The page runs no inline script or style and talks only to its own origin.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self' data:; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    # Revalidate every load, so a new release's script is never mixed with an old page.
+    "Cache-Control": "no-cache",
+}
+
+ASSETS = {
+    "wallboard.html": "text/html; charset=utf-8",
+    "wallboard.js": "text/javascript; charset=utf-8",
+    "wallboard.css": "text/css; charset=utf-8",
+}
+
+
+def _asset(name: str) -> Response:
+    body = resources.files("chatpulse.api").joinpath("static", name).read_bytes()
+    return Response(body, media_type=ASSETS[name], headers=SECURITY_HEADERS)
+
+
+@router.get("/wallboard", include_in_schema=False)
+def wallboard_page() -> Response:
+    return _asset("wallboard.html")
+
+
+@router.get("/wallboard/", include_in_schema=False)
+def wallboard_slash(request: Request) -> Response:
+    query = request.url.query
+    return RedirectResponse("/wallboard" + (f"?{query}" if query else ""), status_code=308)
+
+
+@router.get("/wallboard/wallboard.js", include_in_schema=False)
+def wallboard_script() -> Response:
+    return _asset("wallboard.js")
+
+
+@router.get("/wallboard/wallboard.css", include_in_schema=False)
+def wallboard_style() -> Response:
+    return _asset("wallboard.css")

@@ -1,0 +1,620 @@
+/* ChatPulse wallboard: the four Real Time views, live over one Server-Sent Events stream.
+ *
+ * The stream takes its token in the Authorization header only, so the page cannot use
+ * EventSource: it reads the stream with fetch() and parses the SSE text itself. Every value
+ * from the server reaches the page through textContent, never innerHTML. */
+"use strict";
+
+(() => {
+  const TOKEN_KEY = "chatpulse.wallboard.token";
+  const STREAM_PATH = "/api/v3/livechat/realTime/stream";
+  const VIEWS = "RightNow,Queue,Today,Agents";
+  const AGENTS_PAGE_SIZE = 100;
+  const FIRST_DELAY_MS = 1000;
+  const MAX_DELAY_MS = 30000;
+  // The server pings every 15 s: a stream silent for longer than this is dead (half-open TCP).
+  const SILENCE_MS = 45000;
+  const MAX_VISITOR_CHIPS = 30;
+  const CONFIG_RELOAD_MS = 30000;
+
+  const BUILTIN_STATUSES = [
+    ["00000000-0000-0000-0000-000000000000", "Online", "online"],
+    ["00000000-0000-0000-0000-000000000001", "Away", "away"],
+    ["00000000-0000-0000-0000-000000000002", "Offline", "offline"],
+  ];
+
+  const RIGHT_NOW_TILES = [
+    ["currentQueueLength", "Waiting in queue", "count"],
+    ["ongoingChats", "Ongoing chats", "count"],
+    ["ongoingChatsWithAgent", "Chats with agents", "count"],
+    ["ongoingChatsWithBot", "Chats with bot", "count"],
+    ["loggedInAgents", "Agents logged in", "count"],
+    ["agentsInChat", "Agents in chat", "count"],
+    ["chatUtilization", "Chat utilization", "percent"],
+    ["visitorOnSite", "Visitors on site", "count"],
+  ];
+
+  const TODAY_KPIS = [
+    ["totalChats", "Total chats", "count"],
+    ["chatRequests", "Chat requests", "count"],
+    ["chats", "Chats accepted", "count"],
+    ["missedChats", "Missed chats", "count"],
+    ["abandondedChats", "Abandoned", "count"],
+    ["switchedToMessageChats", "Switched to msg", "count"],
+    ["chatAcceptanceRate", "Acceptance rate", "percent"],
+    ["serviceAccessibilityRate", "Accessibility rate", "percent"],
+    ["uniqueChatRate", "Unique chat rate", "percent"],
+    ["agentUtilization", "Agent utilization", "percent"],
+    ["avgWaitingTime", "Avg waiting time", "seconds"],
+    ["avgChatTime", "Avg chat time", "seconds"],
+    ["agentAvgResponseTime", "Avg response time", "seconds"],
+    ["avgScore", "Avg rating", "score"],
+    ["acceptedInvitations", "Invites accepted", "count"],
+    ["totalTransferredChats", "Transferred chats", "count"],
+    ["departmentTransferredChats", "Dept. transfers", "count"],
+  ];
+
+  // ---------------------------------------------------------------- page parameters
+
+  const pageParams = new URLSearchParams(window.location.search);
+
+  /** A non-negative number of seconds from the page URL, else the default. */
+  function secondsParam(name, fallback) {
+    const raw = pageParams.get(name);
+    if (raw === null || raw.trim() === "") return fallback;
+    const value = Number(raw);
+    return Number.isFinite(value) && value >= 0 ? value : fallback;
+  }
+
+  // A wait is amber when strictly longer than warnWait, red when strictly longer than alertWait.
+  const WARN_WAIT = secondsParam("warnWait", 60);
+  const ALERT_WAIT = secondsParam("alertWait", 120);
+
+  // ---------------------------------------------------------------- state
+
+  const state = {
+    token: sessionStorage.getItem(TOKEN_KEY) || "",
+    departmentId: pageParams.get("departmentId") || "",
+    statuses: new Map(BUILTIN_STATUSES.map(([id, name, type]) => [id, { name, type }])),
+    canReadConfig: false,
+    configLoadedAt: -Infinity,
+    generation: 0,
+    controller: null,
+    attempt: 0,
+    retryTimer: 0,
+    countdownTimer: 0,
+    silenceTimer: 0,
+    queueAt: 0,
+    lastAgents: null,
+  };
+
+  const $ = (id) => document.getElementById(id);
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = String(text);
+    return node;
+  }
+
+  function testId(node, id) {
+    node.dataset.testid = id;
+    return node;
+  }
+
+  // ---------------------------------------------------------------- formatting
+
+  /** Whole seconds as m:ss (minutes unbounded: 75:03). */
+  function minSec(seconds) {
+    const whole = Math.max(0, Math.round(Number(seconds) || 0));
+    const minutes = Math.floor(whole / 60);
+    const rest = whole % 60;
+    return `${minutes}:${rest < 10 ? "0" : ""}${rest}`;
+  }
+
+  function plainNumber(value) {
+    const number = Number(value);
+    if (!Number.isFinite(number)) return "–";
+    return String(Math.round(number * 100) / 100);
+  }
+
+  function formatValue(kind, value) {
+    if (value === undefined || value === null) return "–";
+    switch (kind) {
+      case "percent":
+        return `${plainNumber(value)}%`;
+      case "seconds":
+        return minSec(value);
+      case "score":
+        return Number(value).toFixed(2);
+      default:
+        return plainNumber(value);
+    }
+  }
+
+  function clockText(date) {
+    const pad = (n) => (n < 10 ? "0" : "") + n;
+    return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+  }
+
+  function waitLevel(seconds) {
+    if (seconds > ALERT_WAIT) return "alert";
+    if (seconds > WARN_WAIT) return "warn";
+    return "ok";
+  }
+
+  // ---------------------------------------------------------------- static panels
+
+  function buildTiles() {
+    const tiles = $("rightnow");
+    for (const [field, label, kind] of RIGHT_NOW_TILES) {
+      const tile = el("div", `tile tile-${field}`);
+      const value = testId(el("div", "tile-value", "–"), `rightnow-${field}`);
+      value.dataset.kind = kind;
+      tile.append(value, el("div", "tile-label", label));
+      tiles.append(tile);
+    }
+    const kpis = $("today");
+    for (const [field, label, kind] of TODAY_KPIS) {
+      const kpi = el("div", `kpi kpi-${kind}`);
+      const value = testId(el("dd", "kpi-value", "–"), `today-${field}`);
+      value.dataset.kind = kind;
+      kpi.append(el("dt", "kpi-label", label), value);
+      kpis.append(kpi);
+    }
+  }
+
+  function renderRightNow(data) {
+    for (const [field, , kind] of RIGHT_NOW_TILES) {
+      const node = document.querySelector(`[data-testid="rightnow-${field}"]`);
+      node.textContent = formatValue(kind, data[field]);
+    }
+    const queueTile = document.querySelector(".tile-currentQueueLength");
+    queueTile.classList.toggle("attention", Number(data.currentQueueLength) > 0);
+  }
+
+  function renderToday(data) {
+    for (const [field, , kind] of TODAY_KPIS) {
+      const node = document.querySelector(`[data-testid="today-${field}"]`);
+      node.textContent = formatValue(kind, data[field]);
+    }
+  }
+
+  // ---------------------------------------------------------------- queue
+
+  function queueRowName(row) {
+    if (row.routeToDepartment && row.routeToDepartment.name !== undefined) {
+      return { name: row.routeToDepartment.name, kind: "department" };
+    }
+    if (row.routeToAgent && row.routeToAgent.displayName !== undefined) {
+      return { name: row.routeToAgent.displayName, kind: "agent" };
+    }
+    if (row.routeToAgentId) return { name: "Agent", kind: "agent" };
+    return { name: "No department", kind: "none" };
+  }
+
+  function stat(label, value, id) {
+    const box = el("span", "stat");
+    box.append(el("span", "stat-label", label), testId(el("span", "stat-value", value), id));
+    return box;
+  }
+
+  function renderQueue(rows) {
+    const container = $("queue");
+    state.queueAt = Date.now();
+    const fragment = document.createDocumentFragment();
+    if (!Array.isArray(rows) || rows.length === 0) {
+      fragment.append(el("p", "empty", "No queue"));
+    } else {
+      for (const row of rows) fragment.append(queueRow(row));
+    }
+    container.replaceChildren(fragment);
+    tickWaits();
+  }
+
+  function queueRow(row) {
+    const { name, kind } = queueRowName(row);
+    const article = testId(el("article", `queue-row queue-row-${kind}`), "queue-row");
+    article.dataset.route = row.routeToDepartmentId
+      ? `department:${row.routeToDepartmentId}`
+      : row.routeToAgentId
+        ? `agent:${row.routeToAgentId}`
+        : "none";
+
+    const head = el("header", "queue-head");
+    const title = el("h3", "queue-name");
+    title.append(testId(el("span", "", name), "queue-name"));
+    if (kind === "agent") title.append(el("span", "tag", "agent"));
+    const length = el("div", "queue-length");
+    length.append(
+      testId(el("span", "queue-length-value", row.currentQueueLength), "queue-length"),
+      el("span", "queue-length-label", "waiting"),
+    );
+    head.append(title, length);
+
+    const stats = el("div", "queue-stats");
+    stats.append(
+      stat("Chats", `${row.ongoingChats} / ${row.maxConcurrentChats}`, "queue-load"),
+      stat("Avg wait 30m", minSec(row.avgWaitTimeinLast30Mins), "queue-avg30"),
+      stat("60m", minSec(row.avgWaitTimeinLast60Mins), "queue-avg60"),
+      stat("Abandoned", row.abandonedChatsinLast30Mins, "queue-abandoned30"),
+      stat("Switched", row.switchedtoMessagesinLast30Mins, "queue-switched30"),
+    );
+
+    const visitors = testId(el("ol", "visitors"), "queue-visitors");
+    const list = Array.isArray(row.visitors) ? row.visitors : [];
+    for (const visitor of list.slice(0, MAX_VISITOR_CHIPS)) {
+      const chip = testId(el("li", "visitor"), "queue-visitor");
+      chip.dataset.visitorId = visitor.visitorId;
+      chip.title = `Visitor ${visitor.visitorId}`;
+      const wait = testId(el("span", "wait", minSec(visitor.waitTime)), "visitor-wait");
+      wait.dataset.base = String(Number(visitor.waitTime) || 0);
+      chip.append(wait);
+      visitors.append(chip);
+    }
+    if (list.length > MAX_VISITOR_CHIPS) {
+      visitors.append(el("li", "visitor more", `+${list.length - MAX_VISITOR_CHIPS} more`));
+    }
+    article.append(head, stats, visitors);
+    return article;
+  }
+
+  /** Each wait = the snapshot's waitTime + whole seconds since the snapshot arrived. */
+  function tickWaits() {
+    const elapsed = Math.max(0, Math.floor((Date.now() - state.queueAt) / 1000));
+    for (const row of document.querySelectorAll('[data-testid="queue-row"]')) {
+      let worst = "ok";
+      for (const wait of row.querySelectorAll('[data-testid="visitor-wait"]')) {
+        const seconds = Number(wait.dataset.base) + elapsed;
+        const text = minSec(seconds);
+        if (wait.textContent !== text) wait.textContent = text;
+        const level = waitLevel(seconds);
+        if (wait.dataset.level !== level) {
+          wait.dataset.level = level;
+          wait.classList.toggle("wait-warn", level === "warn");
+          wait.classList.toggle("wait-alert", level === "alert");
+        }
+        if (level === "alert" || (level === "warn" && worst === "ok")) worst = level;
+      }
+      row.classList.toggle("row-warn", worst === "warn");
+      row.classList.toggle("row-alert", worst === "alert");
+    }
+  }
+
+  // ---------------------------------------------------------------- agents
+
+  function statusOf(id) {
+    return state.statuses.get(id) || { name: "Unknown status", type: "unknown" };
+  }
+
+  function renderAgents(page) {
+    state.lastAgents = page;
+    const list = Array.isArray(page.list) ? page.list : [];
+    const total = Number(page.total) || 0;
+    $("agents-title").querySelector('[data-testid="agents-total"]').textContent =
+      total > list.length ? `${list.length} of ${total}` : String(total);
+    const fragment = document.createDocumentFragment();
+    let unknown = false;
+    for (const agent of list) {
+      const status = statusOf(agent.currentStatusId);
+      if (status.type === "unknown") unknown = true;
+      const type = ["online", "away", "offline"].includes(status.type) ? status.type : "unknown";
+      const row = testId(el("li", `agent status-${type}`), "agent-row");
+      row.dataset.agentId = agent.agentId;
+      const badge = testId(el("span", `agent-status status-${type}`, status.name), "agent-status");
+      badge.dataset.statusType = type;
+      const on = Number(agent.onGoingChats) || 0;
+      const max = Number(agent.maxConcurrentChats) || 0;
+      const bar = el("span", "load-bar");
+      const fill = el("span", "load-fill");
+      // CSSOM writes are allowed by the page's CSP (style attributes in markup are not).
+      fill.style.width = `${max > 0 ? Math.min(100, (on / max) * 100) : on > 0 ? 100 : 0}%`;
+      if (on > max) fill.classList.add("over");
+      bar.append(fill);
+      row.append(
+        el("span", "status-dot"),
+        testId(el("span", "agent-name", agent.displayName), "agent-name"),
+        badge,
+        testId(el("span", "agent-load", `${on} / ${max}`), "agent-load"),
+        bar,
+        testId(el("span", "agent-chats", `${agent.intradayChats} today`), "agent-chats"),
+      );
+      fragment.append(row);
+    }
+    if (list.length === 0) fragment.append(el("li", "empty", "No agents"));
+    $("agents").replaceChildren(fragment);
+    // A status created after the page loaded: fetch the list again (at most every 30 s).
+    if (unknown && state.canReadConfig && Date.now() - state.configLoadedAt > CONFIG_RELOAD_MS) {
+      loadConfig();
+    }
+  }
+
+  // ---------------------------------------------------------------- configuration
+
+  async function getJson(path) {
+    try {
+      const response = await fetch(path, {
+        headers: { Authorization: `Bearer ${state.token}`, Accept: "application/json" },
+        cache: "no-store",
+      });
+      const body = response.ok ? await response.json() : null;
+      return { status: response.status, body };
+    } catch {
+      return { status: 0, body: null };
+    }
+  }
+
+  async function loadConfig() {
+    state.configLoadedAt = Date.now();
+    const [statuses, departments] = await Promise.all([
+      getJson("/api/v3/livechat/agentStatuses"),
+      getJson("/api/v3/departments"),
+    ]);
+    if (statuses.status === 401 || departments.status === 401) {
+      rejectToken("The token was rejected: it is unknown or revoked.");
+      return;
+    }
+    state.canReadConfig = statuses.status === 200;
+    if (statuses.status === 200 && Array.isArray(statuses.body)) {
+      const map = new Map(BUILTIN_STATUSES.map(([id, name, type]) => [id, { name, type }]));
+      for (const status of statuses.body) map.set(status.id, { name: status.name, type: status.type });
+      state.statuses = map;
+      if (state.lastAgents) renderAgents(state.lastAgents);
+    }
+    const picker = document.querySelector('[data-testid="department-picker"]');
+    if (departments.status === 200 && Array.isArray(departments.body)) {
+      fillDepartments(departments.body);
+      picker.hidden = false;
+    } else if (departments.status === 403) {
+      picker.hidden = true;
+    }
+  }
+
+  function fillDepartments(departments) {
+    const select = $("department");
+    const live = departments
+      .filter((d) => !d.isDeleted)
+      .sort((a, b) => String(a.name).localeCompare(String(b.name), undefined, { sensitivity: "base" }));
+    const options = [el("option", "", "All departments")];
+    options[0].value = "";
+    for (const department of live) {
+      const option = el("option", "", department.name);
+      option.value = department.id;
+      options.push(option);
+    }
+    select.replaceChildren(...options);
+    select.value = live.some((d) => d.id === state.departmentId) ? state.departmentId : "";
+  }
+
+  function chooseDepartment(id) {
+    state.departmentId = id;
+    const url = new URL(window.location.href);
+    if (id) url.searchParams.set("departmentId", id);
+    else url.searchParams.delete("departmentId");
+    window.history.replaceState(null, "", url);
+    state.attempt = 0;
+    clearPanels();
+    connect();
+  }
+
+  // ---------------------------------------------------------------- connection
+
+  function setConnection(kind, text) {
+    const node = document.querySelector('[data-testid="connection-state"]');
+    node.dataset.state = kind;
+    node.textContent = text;
+    $("board").classList.toggle("stale", kind !== "live");
+  }
+
+  function streamUrl() {
+    const query = new URLSearchParams({ views: VIEWS, pageSize: String(AGENTS_PAGE_SIZE) });
+    if (state.departmentId) query.set("departmentId", state.departmentId);
+    return `${STREAM_PATH}?${query}`;
+  }
+
+  function stopStream() {
+    state.generation += 1;
+    if (state.controller) state.controller.abort();
+    state.controller = null;
+    window.clearTimeout(state.retryTimer);
+    window.clearInterval(state.countdownTimer);
+    window.clearTimeout(state.silenceTimer);
+  }
+
+  function connect() {
+    stopStream();
+    const generation = state.generation;
+    const controller = new AbortController();
+    state.controller = controller;
+    setConnection("connecting", "Connecting…");
+    runStream(generation, controller);
+  }
+
+  async function runStream(generation, controller) {
+    const current = () => generation === state.generation;
+    let response;
+    armSilenceTimer(controller); // a server that accepts but never answers counts as down
+    try {
+      response = await fetch(streamUrl(), {
+        headers: { Authorization: `Bearer ${state.token}`, Accept: "text/event-stream" },
+        cache: "no-store",
+        signal: controller.signal,
+      });
+    } catch {
+      if (current()) scheduleReconnect();
+      return;
+    }
+    if (!current()) return;
+    if (response.status === 401) {
+      rejectToken("The token was rejected: it is unknown or revoked.");
+      return;
+    }
+    if (response.status === 403) {
+      rejectToken("This token may not read the Real Time views (scope realtime.read).");
+      return;
+    }
+    if (response.status === 400 && state.departmentId) {
+      // The chosen department was deleted (or never existed): fall back to all departments.
+      chooseDepartment("");
+      return;
+    }
+    if (!response.ok || !response.body) {
+      scheduleReconnect();
+      return;
+    }
+    setConnection("live", "Live");
+    loadConfig();
+    try {
+      await readEvents(response.body, generation, controller);
+    } catch {
+      // A network error or an abort: handled below.
+    }
+    if (current()) scheduleReconnect();
+  }
+
+  function armSilenceTimer(controller) {
+    window.clearTimeout(state.silenceTimer);
+    state.silenceTimer = window.setTimeout(() => controller.abort(), SILENCE_MS);
+  }
+
+  /** Parse text/event-stream (WHATWG HTML §9.2) and dispatch each complete event. */
+  async function readEvents(body, generation, controller) {
+    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    let type = "";
+    let data = [];
+    armSilenceTimer(controller);
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done || generation !== state.generation) return;
+      armSilenceTimer(controller);
+      buffer += value;
+      for (;;) {
+        const match = /\r\n|\r|\n/.exec(buffer);
+        if (match === null) break;
+        // A lone CR at the end may be the first half of a CRLF split across chunks.
+        if (match[0] === "\r" && match.index === buffer.length - 1) break;
+        const line = buffer.slice(0, match.index);
+        buffer = buffer.slice(match.index + match[0].length);
+        if (line === "") {
+          if (data.length > 0) dispatch(type || "message", data.join("\n"));
+          type = "";
+          data = [];
+        } else if (!line.startsWith(":")) {
+          const colon = line.indexOf(":");
+          const field = colon === -1 ? line : line.slice(0, colon);
+          let fieldValue = colon === -1 ? "" : line.slice(colon + 1);
+          if (fieldValue.startsWith(" ")) fieldValue = fieldValue.slice(1);
+          if (field === "event") type = fieldValue;
+          else if (field === "data") data.push(fieldValue);
+        }
+      }
+    }
+  }
+
+  const RENDERERS = {
+    RightNow: renderRightNow,
+    Queue: renderQueue,
+    Today: renderToday,
+    Agents: renderAgents,
+  };
+
+  function dispatch(type, text) {
+    const render = RENDERERS[type];
+    if (!render && type !== "problem") return;
+    let payload;
+    try {
+      payload = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (type === "problem") {
+      // The server ends the stream after this; a 400 now means the department went away.
+      if (payload.status === 400 && state.departmentId) chooseDepartment("");
+      return;
+    }
+    state.attempt = 0; // a snapshot arrived: the connection works, back-off starts over
+    render(payload);
+    document.querySelector('[data-testid="updated"]').textContent =
+      `Updated ${clockText(new Date())}`;
+  }
+
+  function scheduleReconnect() {
+    stopStream();
+    const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** state.attempt);
+    state.attempt += 1;
+    let remaining = Math.round(delay / 1000);
+    setConnection("reconnecting", `Reconnecting in ${remaining} s`);
+    state.countdownTimer = window.setInterval(() => {
+      remaining = Math.max(0, remaining - 1);
+      setConnection("reconnecting", `Reconnecting in ${remaining} s`);
+    }, 1000);
+    state.retryTimer = window.setTimeout(connect, delay);
+  }
+
+  // ---------------------------------------------------------------- token
+
+  function showTokenForm(message) {
+    $("token-error").textContent = message;
+    $("token-overlay").hidden = false;
+    $("sign-out").hidden = true;
+    const input = $("token-input");
+    input.value = "";
+    input.focus();
+  }
+
+  function rejectToken(message) {
+    stopStream();
+    sessionStorage.removeItem(TOKEN_KEY);
+    state.token = "";
+    setConnection("rejected", "Token rejected");
+    showTokenForm(message);
+  }
+
+  function clearPanels() {
+    state.lastAgents = null;
+    $("queue").replaceChildren();
+    $("agents").replaceChildren();
+    $("agents-title").querySelector('[data-testid="agents-total"]').textContent = "";
+    for (const node of document.querySelectorAll(".tile-value, .kpi-value")) node.textContent = "–";
+    document.querySelector(".tile-currentQueueLength").classList.remove("attention");
+  }
+
+  function start() {
+    $("token-overlay").hidden = true;
+    $("sign-out").hidden = false;
+    state.attempt = 0;
+    connect();
+  }
+
+  function signOut() {
+    stopStream();
+    sessionStorage.removeItem(TOKEN_KEY);
+    state.token = "";
+    state.canReadConfig = false;
+    document.querySelector('[data-testid="department-picker"]').hidden = true;
+    clearPanels();
+    setConnection("idle", "Not connected");
+    showTokenForm("");
+  }
+
+  function init() {
+    buildTiles();
+    $("token-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const token = $("token-input").value.trim();
+      if (!token) return;
+      state.token = token;
+      sessionStorage.setItem(TOKEN_KEY, token);
+      clearPanels();
+      start();
+    });
+    $("sign-out").addEventListener("click", signOut);
+    $("department").addEventListener("change", (event) => chooseDepartment(event.target.value));
+    window.setInterval(tickWaits, 250);
+    if (state.token) start();
+    else showTokenForm("");
+  }
+
+  init();
+})();

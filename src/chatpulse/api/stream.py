@@ -1,0 +1,329 @@
+"""The stream hub (SPEC.md §3.5): per-site subscribers, shared view snapshots, one stream's loop.
+
+Ingest only marks a site's subscribers dirty (a counter and an event); it never computes a view
+and never waits. Each stream computes its own views in its own task, so a client that does not
+read stalls only its own task: its views stay marked dirty (one flag per view, never a queue),
+and the next computation after it drains reflects the latest state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+import anyio
+import anyio.to_thread
+import orjson
+from sqlalchemy import Engine, select
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from chatpulse.clock import Clock
+from chatpulse.domain.errors import ChatPulseError
+from chatpulse.settings import Settings
+from chatpulse.store import sites
+from chatpulse.store import tables as t
+from chatpulse.views.request import TIME_DEPENDENT, ViewQuery, answer
+
+log = logging.getLogger("chatpulse.stream")
+
+# Streams of one site asking the same view with the same parameters share a computation made
+# at most this long ago (server clock) and after the site's last ingest notification.
+SHARE_WINDOW_US = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One view's JSON (bytes, exactly the GET body) and the site's last sequence before it."""
+
+    sequence: int
+    body: bytes
+
+
+@dataclass(slots=True, eq=False)
+class Subscriber:
+    """One open stream: `changes` counts ingest notifications for its site."""
+
+    site_id: int
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    changes: int = 0
+
+
+@dataclass(slots=True)
+class _Shared:
+    version: int
+    now: int
+    task: asyncio.Task[Snapshot]
+
+
+def compute_snapshot(
+    engine: Engine, site_id: int, view: str, query: ViewQuery, now: int
+) -> Snapshot:
+    """Blocking: the site's last sequence, then the view (which sees at least that sequence)."""
+    sequence = sites.last_sequence(engine, site_id)
+    return Snapshot(sequence, orjson.dumps(answer(engine, site_id, view, query, now)))
+
+
+def last_sequences(engine: Engine, site_ids: Sequence[int]) -> dict[int, int]:
+    """Blocking: the last stored sequence of each of `site_ids`."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(t.sites.c.id, t.sites.c.last_sequence).where(t.sites.c.id.in_(site_ids))
+        ).all()
+    return {int(row.id): int(row.last_sequence or 0) for row in rows}
+
+
+class StreamHub:
+    """Who listens to which site. Lives on the event loop; `notify` may come from any thread."""
+
+    def __init__(self, engine: Engine, clock: Clock, settings: Settings) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.settings = settings
+        self._sites: dict[int, set[Subscriber]] = {}
+        self._versions: dict[int, int] = {}
+        self._sequences: dict[int, int] = {}
+        self._shared: dict[tuple[int, str, ViewQuery], _Shared] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._open = 0
+
+    @property
+    def open_streams(self) -> int:
+        """How many streams are open now (for /metrics)."""
+        return self._open
+
+    def subscribe(self, site_id: int) -> Subscriber:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._loop_thread = threading.get_ident()
+            self._limiter = anyio.CapacityLimiter(max(1, self.settings.stream_threads))
+        subscriber = Subscriber(site_id)
+        self._sites.setdefault(site_id, set()).add(subscriber)
+        self._open += 1
+        self._versions.setdefault(site_id, 0)
+        if self._poller is None and self.settings.stream_poll_interval_ms > 0:
+            self._poller = self._loop.create_task(self._poll())
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        site_id = subscriber.site_id
+        subscribers = self._sites.get(site_id)
+        if subscribers is None:
+            return
+        if subscriber not in subscribers:
+            return
+        subscribers.discard(subscriber)
+        self._open -= 1
+        if not subscribers:
+            del self._sites[site_id]
+            self._versions.pop(site_id, None)
+            self._sequences.pop(site_id, None)
+            for key in [key for key in self._shared if key[0] == site_id]:
+                del self._shared[key]
+
+    def seen(self, site_id: int, sequence: int) -> None:
+        """A new stream's snapshot saw `sequence`: the poller announces anything after it."""
+        if site_id in self._sites:
+            self._sequences.setdefault(site_id, sequence)
+
+    def notify(self, site_id: int, sequence: int) -> None:
+        """Called after an ingest stored something: mark the site's streams dirty, nothing more."""
+        if site_id not in self._sites or self._loop is None:
+            return
+        if threading.get_ident() == self._loop_thread:
+            self._mark(site_id, sequence)
+        else:
+            self._loop.call_soon_threadsafe(self._mark, site_id, sequence)
+
+    def _mark(self, site_id: int, sequence: int) -> None:
+        subscribers = self._sites.get(site_id)
+        if not subscribers or sequence <= self._sequences.get(site_id, -1):
+            return
+        self._sequences[site_id] = sequence
+        self._versions[site_id] += 1
+        for subscriber in subscribers:
+            subscriber.changes += 1
+            subscriber.wake.set()
+
+    async def _poll(self) -> None:
+        """Notice ingests made by other processes (several workers): poll the sites' sequences."""
+        interval = self.settings.stream_poll_interval_ms / 1000
+        try:
+            while self._sites:
+                await asyncio.sleep(interval)
+                watched = list(self._sites)
+                if not watched:
+                    break
+                try:
+                    found = await anyio.to_thread.run_sync(
+                        last_sequences, self.engine, watched, limiter=self._limiter
+                    )
+                except Exception:
+                    log.exception("stream: reading the sites' last sequences failed")
+                    continue
+                for site_id, sequence in found.items():
+                    if site_id not in self._sites:
+                        continue
+                    self._mark(site_id, sequence)
+        finally:
+            self._poller = None
+
+    async def snapshot(self, site_id: int, view: str, query: ViewQuery) -> Snapshot:
+        """The view now, computed in a worker thread, or shared with another stream's recent one."""
+        now = self.clock.now()
+        version = self._versions.get(site_id, 0)
+        key = (site_id, view, query)
+        shared = self._shared.get(key)
+        reusable = (
+            shared is not None
+            and shared.version == version
+            and 0 <= now - shared.now <= SHARE_WINDOW_US
+        )
+        if shared is None or not reusable:
+            task = asyncio.get_running_loop().create_task(self._compute(site_id, view, query, now))
+            task.add_done_callback(_consume)
+            shared = _Shared(version, now, task)
+            if site_id in self._sites:
+                self._shared[key] = shared
+        try:
+            return await asyncio.shield(shared.task)
+        except Exception:
+            if self._shared.get(key) is shared:
+                del self._shared[key]
+            raise
+
+    async def _compute(self, site_id: int, view: str, query: ViewQuery, now: int) -> Snapshot:
+        return await anyio.to_thread.run_sync(
+            compute_snapshot, self.engine, site_id, view, query, now, limiter=self._limiter
+        )
+
+    async def events(
+        self, subscriber: Subscriber, views: Sequence[str], query: ViewQuery, first: list[Snapshot]
+    ) -> AsyncIterator[bytes]:
+        """The bytes of one stream: the first snapshots, then changes, refreshes and pings."""
+        min_gap = self.settings.stream_min_interval_ms / 1000
+        refresh = self.settings.stream_refresh_interval_ms / 1000
+        ping = self.settings.stream_ping_interval_ms / 1000
+        started = time.monotonic()
+        states = [
+            _ViewState(view, view in TIME_DEPENDENT, snap.body, 0, started, started)
+            for view, snap in zip(views, first, strict=True)
+        ]
+        yield b"".join(sse_event(view, snap) for view, snap in zip(views, first, strict=True))
+        next_ping = time.monotonic() + ping
+        while True:
+            subscriber.wake.clear()
+            moment = time.monotonic()
+            changes = subscriber.changes
+            due = [s for s in states if s.due_at(changes, min_gap, refresh) <= moment]
+            if due:
+                try:
+                    snaps = await asyncio.gather(
+                        *(self.snapshot(subscriber.site_id, s.view, query) for s in due)
+                    )
+                except ChatPulseError as err:
+                    yield sse_problem(err.status, err.detail, [e.as_json() for e in err.errors])
+                    return
+                except Exception:
+                    log.exception("stream: computing a view failed; closing the stream")
+                    yield sse_problem(503, "a view could not be computed; reconnect later", [])
+                    return
+                done = time.monotonic()
+                chunks = []
+                for state, snap in zip(due, snaps, strict=True):
+                    state.seen = changes
+                    state.computed_at = done
+                    if snap.body != state.body:
+                        state.body = snap.body
+                        state.sent_at = done
+                        chunks.append(sse_event(state.view, snap))
+                if chunks:
+                    yield b"".join(chunks)
+                continue
+            if moment >= next_ping:
+                yield b": ping\n\n"
+                next_ping = max(next_ping + ping, time.monotonic())
+                continue
+            wake_at = min([s.due_at(changes, min_gap, refresh) for s in states] + [next_ping])
+            try:
+                async with asyncio.timeout(max(0.0, wake_at - moment)):
+                    await subscriber.wake.wait()
+            except TimeoutError:
+                pass
+
+
+@dataclass(slots=True)
+class _ViewState:
+    view: str
+    refresh: bool
+    body: bytes
+    seen: int  # the subscriber's `changes` when the view was last computed
+    sent_at: float  # monotonic seconds
+    computed_at: float
+
+    def due_at(self, changes: int, min_gap: float, refresh: float) -> float:
+        """When to recompute: after a change, once `min_gap` has passed since the last event;
+        time-dependent views also `refresh` after the last computation."""
+        due = float("inf")
+        if self.seen < changes:
+            due = self.sent_at + min_gap
+        if self.refresh:
+            due = min(due, self.computed_at + refresh)
+        return due
+
+
+def _consume(task: asyncio.Task[Snapshot]) -> None:
+    # A shared computation whose every waiter went away must not log "exception never retrieved".
+    if not task.cancelled():
+        task.exception()
+
+
+def sse_event(view: str, snap: Snapshot) -> bytes:
+    return b"event: %s\nid: %d\ndata: %s\n\n" % (view.encode(), snap.sequence, snap.body)
+
+
+def sse_problem(status: int, detail: str, errors: list[dict[str, object]]) -> bytes:
+    title = HTTPStatus(status).phrase
+    body = orjson.dumps(
+        {
+            "type": "about:blank",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "errors": errors,
+        }
+    )
+    return b"event: problem\ndata: %s\n\n" % body
+
+
+class EventStream(StreamingResponse):
+    """A text/event-stream response that always runs `on_close` when the connection ends."""
+
+    media_type = "text/event-stream"
+
+    def __init__(
+        self,
+        content: AsyncIterator[bytes],
+        on_close: Callable[[], None],
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(content, headers=headers)
+        self._content = content
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._on_close()
+            aclose = getattr(self._content, "aclose", None)
+            if aclose is not None:
+                await aclose()
