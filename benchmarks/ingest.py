@@ -9,6 +9,7 @@ import argparse
 import datetime as dt
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -52,8 +53,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--singles", type=int, default=1000)
     parser.add_argument("--database", default=None)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--clients", type=int, default=1, help="concurrent clients for single-event requests"
+    )
     args = parser.parse_args()
-    with served(args.database) as target:
+    with served(args.database, workers=args.workers) as target:
         http = httpx.Client(
             base_url=target.url, headers={"Authorization": f"Bearer {target.token}"}, timeout=60
         )
@@ -109,14 +114,27 @@ def main() -> None:
             }
             for _ in range(args.singles)
         ]
+        clients = [
+            httpx.Client(
+                base_url=target.url, headers={"Authorization": f"Bearer {target.token}"}, timeout=60
+            )
+            for _ in range(args.clients)
+        ]
+
+        def send(k: int) -> None:
+            client = clients[k % args.clients]
+            for event in singles[k :: args.clients]:
+                response = client.post("/api/v3/livechat/events", json=event)
+                assert response.status_code == 200, response.text
+
         began = time.perf_counter()
-        for event in singles:
-            response = http.post("/api/v3/livechat/events", json=event)
-            assert response.status_code == 200, response.text
+        with ThreadPoolExecutor(args.clients) as pool:
+            list(pool.map(send, range(args.clients)))
         elapsed = time.perf_counter() - began
         print(
-            f"single-event requests: {args.singles} sequential: {args.singles / elapsed:,.0f} "
-            f"requests/s ({elapsed / args.singles * 1000:.2f} ms each)"
+            f"single-event requests: {args.singles} from {args.clients} client(s), "
+            f"{args.workers} worker(s): {args.singles / elapsed:,.0f} requests/s "
+            f"({elapsed / args.singles * 1000:.2f} ms each)"
         )
 
 

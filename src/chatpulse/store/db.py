@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import weakref
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError
@@ -35,7 +39,26 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, pool_size: int = 5) -> Engine:
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_NO_LOCK = contextlib.nullcontext()
+
+
+def write_lock(engine: Engine) -> contextlib.AbstractContextManager[object]:
+    """SQLite: one writer at a time in this process, queued on a lock. SQLite itself allows
+    one writer too, but makes the others poll with growing sleeps (busy_timeout), which wastes
+    most of the time under concurrent ingest. PostgreSQL: no lock (its row lock on the site
+    queues writers of one site and lets other sites' writers run)."""
+    if engine.dialect.name != "sqlite":
+        return _NO_LOCK
+    lock = _WRITE_LOCKS.get(engine)
+    if lock is None:
+        lock = _WRITE_LOCKS.setdefault(engine, threading.Lock())
+    return lock
+
+
+def make_engine(url: str, pool_size: int = 5, pool_overflow: int | None = None) -> Engine:
+    """An engine for `url`; PostgreSQL keeps `pool_size` connections and opens up to
+    `pool_overflow` more under load (default: as many again)."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -46,10 +69,38 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
     return create_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if pool_overflow is None else pool_overflow,
         pool_pre_ping=True,
         connect_args={"connect_timeout": 5},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """What a PostgreSQL server allows: `usable` connections for ordinary roles, `in_use` now."""
+
+    max_connections: int
+    reserved: int  # superuser_reserved_connections (+ reserved_connections from PostgreSQL 16)
+    in_use: int  # client connections open now, on every database, this one's excluded
+
+    @property
+    def usable(self) -> int:
+        return self.max_connections - self.reserved
+
+
+def connection_limits(engine: Engine) -> ConnectionLimits:
+    """PostgreSQL only: max_connections, the reserved slots, and the client connections open."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT current_setting('max_connections')::int,"
+                " current_setting('superuser_reserved_connections')::int"
+                " + coalesce(current_setting('reserved_connections', true), '0')::int,"
+                " (SELECT count(*) FROM pg_stat_activity"
+                "  WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())::int"
+            )
+        ).one()
+    return ConnectionLimits(int(row[0]), int(row[1]), int(row[2]))
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -21,7 +21,8 @@ from chatpulse.domain.intervals import union_of
 from chatpulse.domain.projector import Projector
 from chatpulse.domain.timeutil import format_instant, format_instant_exact
 from chatpulse.store import tables as t
-from chatpulse.store.db import WRITE, add_to_rows
+from chatpulse.store.db import WRITE, add_to_rows, write_lock
+from chatpulse.store.notify import announce
 from chatpulse.store.records import (
     AGENT_COLUMNS,
     BUSY_COLUMNS,
@@ -45,6 +46,7 @@ class IngestTransaction:
 
     def __init__(self, engine: Engine, site_id: int) -> None:
         self._engine = engine
+        self._lock = write_lock(engine)
         self.site_id = site_id
         self._conn: Connection | None = None
         self.last_sequence = 0
@@ -52,10 +54,15 @@ class IngestTransaction:
         self._cohort_before: dict[str, tuple[str | None, int, tuple[int, ...]]] = {}
 
     def __enter__(self) -> IngestTransaction:
-        conn = self._engine.connect().execution_options(**WRITE)
-        conn.begin()
+        self._lock.__enter__()
+        try:
+            conn = self._engine.connect().execution_options(**WRITE)
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
         self._conn = conn
         try:
+            conn.begin()
             seq = conn.execute(
                 select(t.sites.c.last_sequence)
                 .where(t.sites.c.id == self.site_id)
@@ -64,6 +71,8 @@ class IngestTransaction:
         except BaseException:
             conn.rollback()
             conn.close()
+            self._conn = None
+            self._lock.__exit__(None, None, None)
             raise
         self.last_sequence = int(seq)
         return self
@@ -78,6 +87,7 @@ class IngestTransaction:
         finally:
             conn.close()
             self._conn = None
+            self._lock.__exit__(None, None, None)
 
     @property
     def conn(self) -> Connection:
@@ -211,6 +221,7 @@ class IngestTransaction:
             conn.execute(insert(t.events), rows)
             self.write_projections(projector)
             conn.execute(update(t.sites).where(t.sites.c.id == site).values(last_sequence=seq))
+            announce(conn, site, seq)  # PostgreSQL: other processes hear of it on commit
             self.last_sequence = seq
         conn.commit()
         return self.last_sequence
