@@ -29,8 +29,11 @@ lint: install
 	$(PY) -m mypy --strict src
 
 # The whole test suite: lint, types, then every test (SQLite and PostgreSQL, real HTTP).
+# The scenario runner checks times measured "up to now" with a tolerance of a few seconds:
+# it runs first and alone, so that the parallel tests cannot slow it down.
 test: lint
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -q tests/scenarios
+	$(PY) -m pytest -n 2 -q --ignore=tests/scenarios
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache demo.db*

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -9,7 +11,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from chatpulse.domain.errors import Conflict, FieldError, InvalidBody
 from chatpulse.store import tables as t
-from chatpulse.store.db import WRITE
+from chatpulse.store.db import WRITE, write_lock
 
 Doc = dict[str, Any]
 
@@ -24,6 +26,23 @@ def _dump(doc: Doc) -> str:
 
 
 # ---------------------------------------------------------------- departments
+
+
+@contextmanager
+def _writing(engine: Engine, site_id: int) -> Iterator[Connection]:
+    """A write transaction that, when it succeeds, moves the site's configuration version:
+    views cached by (last sequence, configuration version) must not outlive a change."""
+    with (
+        write_lock(engine),
+        engine.connect().execution_options(**WRITE) as conn,
+        conn.begin(),
+    ):
+        yield conn
+        conn.execute(
+            update(t.sites)
+            .where(t.sites.c.id == site_id)
+            .values(config_version=t.sites.c.config_version + 1)
+        )
 
 
 def list_departments(engine: Engine, site_id: int, include_deleted: bool) -> list[Doc]:
@@ -69,7 +88,7 @@ def _department_row(doc: Doc) -> dict[str, Any]:
 
 
 def insert_department(engine: Engine, site_id: int, doc: Doc) -> Doc:
-    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+    with _writing(engine, site_id) as conn:
         if conn.execute(
             select(t.departments.c.id).where(
                 t.departments.c.site_id == site_id, t.departments.c.id == doc["id"]
@@ -84,7 +103,7 @@ def insert_department(engine: Engine, site_id: int, doc: Doc) -> Doc:
 
 
 def replace_department(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
-    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+    with _writing(engine, site_id) as conn:
         old = conn.execute(
             select(t.departments.c.doc).where(
                 t.departments.c.site_id == site_id, t.departments.c.id == doc["id"]
@@ -104,7 +123,7 @@ def replace_department(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
 
 
 def delete_department(engine: Engine, site_id: int, department_id: str) -> bool:
-    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+    with _writing(engine, site_id) as conn:
         old = conn.execute(
             select(t.departments.c.doc).where(
                 t.departments.c.site_id == site_id, t.departments.c.id == department_id
@@ -198,7 +217,7 @@ def _set_agent_departments(conn: Connection, site_id: int, doc: Doc) -> None:
 
 
 def insert_agent(engine: Engine, site_id: int, doc: Doc) -> Doc:
-    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+    with _writing(engine, site_id) as conn:
         if conn.execute(
             select(t.agents.c.id).where(t.agents.c.site_id == site_id, t.agents.c.id == doc["id"])
         ).first():
@@ -210,7 +229,7 @@ def insert_agent(engine: Engine, site_id: int, doc: Doc) -> Doc:
 
 
 def replace_agent(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
-    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+    with _writing(engine, site_id) as conn:
         old_text = conn.execute(
             select(t.agents.c.doc).where(t.agents.c.site_id == site_id, t.agents.c.id == doc["id"])
         ).scalar()
@@ -230,7 +249,7 @@ def replace_agent(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
 
 
 def delete_agent(engine: Engine, site_id: int, agent_id: str) -> bool:
-    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+    with _writing(engine, site_id) as conn:
         old_text = conn.execute(
             select(t.agents.c.doc).where(t.agents.c.site_id == site_id, t.agents.c.id == agent_id)
         ).scalar()
@@ -284,7 +303,7 @@ def get_status(engine: Engine, site_id: int, status_id: str) -> tuple[Doc, bool]
 
 
 def insert_status(engine: Engine, site_id: int, doc: Doc) -> Doc:
-    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+    with _writing(engine, site_id) as conn:
         if conn.execute(
             select(t.agent_statuses.c.id).where(
                 t.agent_statuses.c.site_id == site_id, t.agent_statuses.c.id == doc["id"]
@@ -314,7 +333,7 @@ def insert_status(engine: Engine, site_id: int, doc: Doc) -> Doc:
 
 
 def replace_status(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
-    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+    with _writing(engine, site_id) as conn:
         row = conn.execute(
             select(t.agent_statuses).where(
                 t.agent_statuses.c.site_id == site_id, t.agent_statuses.c.id == doc["id"]
@@ -336,7 +355,7 @@ def replace_status(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
 
 
 def delete_status(engine: Engine, site_id: int, status_id: str) -> bool:
-    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+    with _writing(engine, site_id) as conn:
         row = conn.execute(
             select(t.agent_statuses).where(
                 t.agent_statuses.c.site_id == site_id, t.agent_statuses.c.id == status_id

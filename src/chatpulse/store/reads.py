@@ -117,6 +117,14 @@ def live_chat_counts(
     return {state: counts.get(state, 0) for state in (BOT, WAITING, ONGOING)}
 
 
+def site_versions(conn: Connection, site_id: int) -> tuple[int, int]:
+    """(last sequence, configuration version): together they change whenever state does."""
+    row = conn.execute(
+        select(t.sites.c.last_sequence, t.sites.c.config_version).where(t.sites.c.id == site_id)
+    ).one()
+    return int(row[0]), int(row[1])
+
+
 def visitors_on_site(conn: Connection, site_id: int) -> int:
     return int(
         conn.execute(

@@ -42,6 +42,8 @@ sites = Table(
     Column("name", String(200), nullable=False),
     Column("time_zone", String(64), nullable=False),
     Column("last_sequence", BigInteger, nullable=False, default=0),
+    # Moves with every configuration write: cached views are keyed by it and last_sequence.
+    Column("config_version", BigInteger, nullable=False, default=0),
     Column("created_at", BigInteger, nullable=False),
 )
 

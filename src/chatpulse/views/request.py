@@ -5,6 +5,7 @@ Both the GET endpoints and the stream use it, so a pushed view is byte for byte 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy import Engine
 
 from chatpulse.domain.errors import BadParameter
 from chatpulse.domain.window import Window, resolve_window
-from chatpulse.store import sites
+from chatpulse.store import reads, sites
 from chatpulse.store.db import read_connection
 from chatpulse.views.agents import agents_page
 from chatpulse.views.common import check_department
@@ -89,13 +90,49 @@ def window_for(engine: Engine, site_id: int, query: ViewQuery, now: int) -> Wind
     )
 
 
+class _RightNowCache:
+    """RightNow depends on the stored state only, never on the clock: an answer stays right
+    until the site stores another event or changes its configuration. Keyed by both, read in
+    the same snapshot as the view, so a cached answer is never older than what it claims."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._answers: dict[tuple[Any, ...], Any] = {}
+
+    def get(self, key: tuple[Any, ...]) -> Any:
+        return self._answers.get(key)
+
+    def put(self, key: tuple[Any, ...], value: Any) -> None:
+        if len(self._answers) >= self._size:
+            self._answers.clear()  # rare: more (site, department) pairs than slots
+        self._answers[key] = value
+
+
+_right_now_caches: weakref.WeakKeyDictionary[Engine, _RightNowCache] = weakref.WeakKeyDictionary()
+
+
+def _right_now_cache(engine: Engine) -> _RightNowCache:
+    cache = _right_now_caches.get(engine)
+    if cache is None:
+        cache = _right_now_caches.setdefault(engine, _RightNowCache())
+    return cache
+
+
 def answer(engine: Engine, site_id: int, view: str, query: ViewQuery, now: int) -> Any:
     """The JSON of one view, as GET returns it."""
     window = window_for(engine, site_id, query, now) if view in WINDOWED else None
     with read_connection(engine) as conn:
-        department = check_department(conn, site_id, query.department_id)
         if view == "RightNow":
-            return right_now(conn, site_id, department)
+            version = reads.site_versions(conn, site_id)
+            key = (site_id, query.department_id, *version)
+            cache = _right_now_cache(engine)
+            cached = cache.get(key)
+            if cached is None:
+                department = check_department(conn, site_id, query.department_id)
+                cached = right_now(conn, site_id, department)
+                cache.put(key, cached)
+            return cached
+        department = check_department(conn, site_id, query.department_id)
         if view == "Queue":
             return queue(conn, site_id, now, department)
         assert window is not None

@@ -182,6 +182,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('time_zone', sa.String(length=64), nullable=False),
     sa.Column('last_sequence', sa.BigInteger(), nullable=False),
+    sa.Column('config_version', sa.BigInteger(), nullable=False),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sites'))
     )
