@@ -42,6 +42,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# One client measures the server: no request log, and no per-token rate limit (it would
+# measure the limiter: 429s after CHATPULSE_RATE_LIMIT_BURST requests).
+SERVER_ENV = {"CHATPULSE_LOG_REQUESTS": "false", "CHATPULSE_RATE_LIMIT_PER_SECOND": "0"}
+
+
 @contextmanager
 def served(database: str | None = None, workers: int = 1) -> Iterator[Target]:
     """Serve a fresh site on `database` (default: a new SQLite file) in a separate process."""
@@ -59,7 +64,7 @@ def served(database: str | None = None, workers: int = 1) -> Iterator[Target]:
         + (["--workers", str(workers)] if workers > 1 else []),
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "CHATPULSE_LOG_REQUESTS": "false"},
+        env={**os.environ, **SERVER_ENV},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -106,7 +111,7 @@ def served_existing(database: str, token: str, workers: int = 1) -> Iterator[str
         + (["--workers", str(workers)] if workers > 1 else []),
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "CHATPULSE_LOG_REQUESTS": "false"},
+        env={**os.environ, **SERVER_ENV},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -238,7 +238,11 @@ def demo_server() -> Iterator[tuple[str, str]]:
         site = sites.create_site(engine, "Wallboard demo", afternoon_zone(now), now)
         _, token = sites.create_token(engine, site.id, "wallboard", sites.ALL_SCOPES, now)
         config = uvicorn.Config(
-            create_app(Settings(database_url=url, log_requests=False), engine, clock),
+            create_app(
+                Settings(database_url=url, log_requests=False, rate_limit_per_second=0),
+                engine,
+                clock,
+            ),
             host="127.0.0.1",
             port=0,
             log_level="warning",

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import logging
 import math
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,6 +20,9 @@ from chatpulse.clock import SystemClock
 from chatpulse.domain.window import load_zone
 from chatpulse.store import migrate, sites
 from chatpulse.store.db import DEFAULT_DATABASE_URL, DatabaseUrlError, is_sqlite, make_engine
+
+if TYPE_CHECKING:
+    from chatpulse.settings import Settings
 
 
 class CliError(Exception):
@@ -87,6 +94,26 @@ def build_parser() -> argparse.ArgumentParser:
         replay.add_argument("--site", type=int, default=None, help="one site (default: all)")
         database(replay)
 
+    prune = commands.add_parser(
+        "prune", help="remove events before a date, and what is derived only from them"
+    )
+    prune.add_argument(
+        "--before",
+        required=True,
+        metavar="DATE",
+        help="ISO date (local midnight in the site's zone) or date-time; at most the start of"
+        " yesterday",
+    )
+    prune.add_argument("--site", type=int, default=None, help="one site (default: all)")
+    prune.add_argument(
+        "--batch",
+        type=int,
+        default=2000,
+        help="events removed per write transaction (default 2000; the site's writers wait"
+        " for each)",
+    )
+    database(prune)
+
     sim = commands.add_parser("simulate", help="drive a running server with realistic traffic")
     sim.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8000")
     sim.add_argument("--token", required=True, help="a token with events.write and config.*")
@@ -101,9 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _engine(url: str | None, pool_size: int = 5) -> Engine:
+def _engine(url: str | None, pool_size: int = 5, pool_overflow: int | None = None) -> Engine:
     try:
-        return make_engine(url or _database_default(), pool_size)
+        return make_engine(url or _database_default(), pool_size, pool_overflow)
     except DatabaseUrlError as err:
         raise CliError(str(err)) from None
     except (ImportError, SQLAlchemyError) as err:
@@ -164,8 +191,10 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from pydantic import ValidationError
 
     from chatpulse.api.app import create_app
+    from chatpulse.api.limits import server_options, sigterm_exits_cleanly
     from chatpulse.api.middleware import configure_logging
     from chatpulse.settings import Settings
 
@@ -174,17 +203,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not 1 <= args.workers <= 64:
         raise CliError("--workers must be from 1 to 64")
     url = args.database or _database_default()
-    engine = _engine(url)
-    _ready(engine)
-    configure_logging()
-    print(f"ChatPulse serving on http://{args.host}:{args.port}", file=sys.stderr)
-    if args.workers == 1:
+    try:
         settings = Settings(database_url=url)
+    except ValidationError as err:
+        raise CliError(f"bad CHATPULSE_* setting: {_short(err)}") from None
+    engine = _engine(url, settings.pool_size, settings.pool_overflow)
+    _ready(engine)
+    if not is_sqlite(engine):
+        _check_connections(engine, args.workers, settings)
+    configure_logging()
+    logging.getLogger("chatpulse").info("ChatPulse serving on http://%s:%d", args.host, args.port)
+    options = server_options(settings)  # header size, graceful shutdown (api/limits.py)
+    if args.workers == 1:
         app = create_app(settings, engine)
-        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_config=None)
+        with sigterm_exits_cleanly():
+            uvicorn.run(
+                app, host=args.host, port=args.port, access_log=False, log_config=None, **options
+            )
     else:
         engine.dispose()
         os.environ["CHATPULSE_DATABASE_URL"] = url
+        _share_metrics()
         uvicorn.run(
             "chatpulse.api.app:app_from_env",
             factory=True,
@@ -193,8 +232,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             access_log=False,
             log_config=None,
+            **options,
         )
     return 0
+
+
+def _share_metrics() -> None:
+    """Several workers: each answers /metrics with the sum over all of them (prometheus_client
+    multiprocess mode, in a directory of our own unless PROMETHEUS_MULTIPROC_DIR names one)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    directory = tempfile.mkdtemp(prefix="chatpulse-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    atexit.register(shutil.rmtree, directory, True)
+
+
+def _check_connections(engine: Engine, workers: int, settings: Settings) -> None:
+    """Refuse a worker count whose connections can never fit in PostgreSQL's max_connections;
+    warn when they do not fit beside the connections open now (docs/operations.md, Sizing)."""
+    from chatpulse.store.db import connection_limits
+
+    listener = 1 if settings.stream_listen else 0
+    per_worker = settings.pool_size + settings.pool_overflow + listener
+    need = workers * per_worker
+    limits = connection_limits(engine)
+    what = (
+        f"--workers {workers} may open {need} database connections "
+        f"({workers} × ({settings.pool_size} pool + {settings.pool_overflow} overflow"
+        f" + {listener} listener))"
+    )
+    remedy = "lower --workers, CHATPULSE_POOL_SIZE or CHATPULSE_POOL_OVERFLOW"
+    if need > limits.usable:
+        raise CliError(
+            f"{what}, but the server allows {limits.usable} (max_connections "
+            f"{limits.max_connections} − {limits.reserved} reserved): {remedy}"
+        )
+    if need > limits.usable - limits.in_use:
+        print(
+            f"chatpulse: warning: {what}; {limits.in_use} of the server's {limits.usable} "
+            f"are in use now: {remedy} if this deployment does not replace them",
+            file=sys.stderr,
+        )
 
 
 def _check_traffic(args: argparse.Namespace) -> None:
@@ -304,9 +382,35 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prune(args: argparse.Namespace) -> int:
+    from chatpulse.store import prune
+
+    if not 1 <= args.batch <= 100_000:
+        raise CliError("--batch must be from 1 to 100000")
+    engine = _engine(args.database)
+    _ready(engine)
+    now = SystemClock().now()
+    cutoffs: dict[int, int] = {}
+    for site_id in _sites_to_replay(engine, args.site):  # every cut-off checked before any work
+        site = sites.get_site(engine, site_id)
+        assert site is not None
+        try:
+            cutoffs[site_id] = prune.cutoff_of(args.before, site.time_zone, now)
+        except prune.PruneError as err:
+            raise CliError(f"site {site_id}: {err}" if args.site is None else str(err)) from None
+    for site_id, cutoff in cutoffs.items():
+        try:
+            result = prune.prune(engine, site_id, cutoff, args.batch)
+        except prune.PruneError as err:
+            raise CliError(str(err)) from None
+        print(f"site {site_id}: {result.summary()}", flush=True)
+    return 0
+
+
 COMMANDS = {
     ("check", None): cmd_check,
     ("rebuild", None): cmd_rebuild,
+    ("prune", None): cmd_prune,
     ("demo", None): cmd_demo,
     ("simulate", None): cmd_simulate,
     ("serve", None): cmd_serve,

@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     max_events: int = 1000
     log_requests: bool = True
     pool_size: int = 8
+    # Extra connections a process may open beyond pool_size under load (closed when returned).
+    pool_overflow: int = 8
     # Server-Sent Events (SPEC.md §3.5): per-view minimum gap between events, refresh of
     # time-dependent views, keep-alive comment; threads computing stream snapshots at once.
     stream_min_interval_ms: int = 250
@@ -25,3 +27,22 @@ class Settings(BaseSettings):
     stream_ping_interval_ms: int = 15000
     stream_threads: int = 4
     stream_poll_interval_ms: int = 500  # notices other workers' ingests; 0: off
+    # PostgreSQL: one LISTEN connection per process hears every ingest at once (store/notify.py);
+    # polling then waits while it is connected.
+    stream_listen: bool = True
+    # GET /metrics is open (scraped on an internal network); set a token to require
+    # `Authorization: Bearer <metrics_token>` there.
+    metrics_token: str | None = None
+    # Limits and security (docs/operations.md, "Limits and security"); 0 turns a limit off.
+    # Requests per API token (one bucket for every endpoint), per process.
+    rate_limit_per_second: float = 50
+    rate_limit_burst: int = 100
+    # Requests with an unknown or revoked token, per client address.
+    auth_failures_per_second: float = 5
+    auth_failures_burst: int = 20
+    max_streams_per_token: int = 10
+    max_config_body_bytes: int = 64 * 1024  # every body but ingest's (max_body_bytes)
+    body_timeout_s: float = 30  # the whole body must arrive within this, from the first read
+    max_header_bytes: int = 16 * 1024  # request line and headers (uvicorn/h11)
+    shutdown_timeout_s: int = 10  # graceful shutdown: in-flight requests get this long
+    cors_origins: str = ""  # a comma list of origins allowed to call the API; empty: no CORS

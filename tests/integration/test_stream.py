@@ -353,3 +353,29 @@ def test_an_ingest_by_another_process_reaches_the_stream(
         assert result.last_sequence == 1
         update = next_of(reader, "RightNow")
     assert (update.id, update.json()) == ("1", {**ZERO_RIGHT_NOW, "visitorOnSite": 1})
+
+
+def test_revoking_its_token_ends_an_open_stream(site: SiteClient, hubs: list[StreamHub]) -> None:
+    created = site.http.post("/api/v3/tokens", json={"name": "board", "scopes": ["realtime.read"]})
+    assert created.status_code == 201, created.text
+    board = created.json()
+    reader_http = site.server.client(board["token"])
+    try:
+        with reader_http.stream("GET", STREAM, params={"views": "RightNow"}, timeout=20) as resp:
+            reader = SseReader(resp.iter_lines())
+            assert next_of(reader, "RightNow").json() == ZERO_RIGHT_NOW
+            revoked = site.http.delete(f"/api/v3/tokens/{board['id']}")
+            assert revoked.status_code == 204
+            problem = next_of(reader, "problem")
+            with pytest.raises(EOFError):
+                reader.next_event()
+    finally:
+        reader_http.close()
+    assert problem.json() == {
+        "type": "about:blank",
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": "the token of this stream was revoked",
+        "errors": [],
+    }
+    wait_until(lambda: hubs[0].open_streams == 0)

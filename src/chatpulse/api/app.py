@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chatpulse import __version__
 from chatpulse.api import (
+    limits,
+    metrics,
+    openapi,
     problems,
     routes_admin,
     routes_config,
@@ -19,8 +24,10 @@ from chatpulse.api import (
     routes_stream,
     routes_views,
     routes_wallboard,
+    security,
 )
-from chatpulse.api.middleware import CaseInsensitivePaths, RequestIdMiddleware
+from chatpulse.api.middleware import CaseInsensitivePaths, RequestIdMiddleware, configure_logging
+from chatpulse.api.stream import listening
 from chatpulse.clock import Clock, SystemClock
 from chatpulse.domain.errors import ChatPulseError
 from chatpulse.settings import Settings
@@ -29,6 +36,13 @@ from chatpulse.store.db import make_engine
 DESCRIPTION = """ChatPulse keeps the live state of a live-chat operation and answers the four
 questions of the Comm100 Live Chat Real Time API (Agents, Queue, Today, RightNow).
 Authenticate with `Authorization: Bearer <token>`."""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """While serving: on PostgreSQL, the stream hub hears other processes' ingests (LISTEN)."""
+    async with listening(app.state.stream_hub), limits.streams_end_on_shutdown(app):
+        yield
 
 
 def create_app(
@@ -44,9 +58,12 @@ def create_app(
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.engine = engine or make_engine(settings.database_url, settings.pool_size)
+    app.state.engine = engine or make_engine(
+        settings.database_url, settings.pool_size, settings.pool_overflow
+    )
     app.state.clock = clock or SystemClock()
     listeners: list[Callable[[int, int], None]] = []
     app.state.listeners = listeners
@@ -61,6 +78,7 @@ def create_app(
     app.add_exception_handler(ChatPulseError, problems.on_chatpulse_error)
     app.add_exception_handler(StarletteHTTPException, problems.on_http_error)
     app.add_exception_handler(RequestValidationError, problems.on_validation_error)
+    app.add_exception_handler(SQLAlchemyError, problems.on_database_error)
     app.add_exception_handler(Exception, problems.on_unexpected)
 
     paths: list[str] = []
@@ -72,10 +90,16 @@ def create_app(
         routes_admin,
         routes_ops,
         routes_wallboard,
+        metrics,
     ):
         app.include_router(module.router)
         paths.extend(getattr(route, "path", "") for route in module.router.routes)
 
+    openapi.install(app)
+    metrics.instrument_engine(app.state.engine)
+    limits.install(app, settings)  # rate, body and stream limits (api/limits.py)
+    security.install(app, settings)  # CORS, nosniff (api/security.py)
+    app.add_middleware(metrics.MetricsMiddleware)  # inside: sees the route the router matched
     app.add_middleware(CaseInsensitivePaths, paths=paths)
     app.add_middleware(RequestIdMiddleware, log_requests=settings.log_requests)
     return app
@@ -83,4 +107,5 @@ def create_app(
 
 def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` and for worker processes: settings from CHATPULSE_*."""
+    configure_logging()  # each worker process logs JSON lines too
     return create_app(Settings())

@@ -8,7 +8,9 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import WithJsonSchema
 
+from chatpulse.api.limits import Limits, client_of
 from chatpulse.domain.errors import BadParameter, Forbidden, Unauthorized
 from chatpulse.store import sites
 
@@ -30,9 +32,15 @@ def authorize(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("an Authorization: Bearer <token> header is required")
+    limits: Limits = request.app.state.limits
+    client = client_of(request)
+    limits.before_lookup(client)
+    # Looked up on every request, never cached: a revoked token fails on its very next request.
     token = sites.find_token(request.app.state.engine, credentials.credentials)
     if token is None:
+        limits.lookup_failed(client)
         raise Unauthorized("unknown or revoked token")
+    limits.charge(token.id)
     if allowed and not any(scope in token.scopes for scope in allowed):
         raise Forbidden(f"this token lacks the {' or '.join(allowed)} scope", "scope")
     if site_param is not None:
@@ -53,6 +61,7 @@ def require(*allowed: str) -> Callable[..., Principal]:
         site_id: Annotated[
             str | None,
             Query(alias="siteId", description="Optional; must be the token's own site"),
+            WithJsonSchema({"type": "integer"}),
         ] = None,
     ) -> Principal:
         return authorize(request, credentials, site_id, allowed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -18,7 +19,8 @@ log = logging.getLogger("chatpulse.access")
 
 
 class RequestIdMiddleware:
-    """Every response carries X-Request-Id (the client's, if it sent a sane one)."""
+    """Every response carries X-Request-Id (the client's, if it sent a sane one) and
+    X-ChatPulse-Worker, the serving process's id (which of several workers answered)."""
 
     def __init__(self, app: ASGIApp, log_requests: bool = True) -> None:
         self.app = app
@@ -40,15 +42,19 @@ class RequestIdMiddleware:
         started = time.perf_counter()
         status_holder = [0]
         header = (b"x-request-id", request_id.encode("latin-1"))
+        worker = (b"x-chatpulse-worker", str(os.getpid()).encode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
-                message["headers"] = [*message.get("headers", []), header]
+                message["headers"] = [*message.get("headers", []), header, worker]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except BaseException:
+            status_holder[0] = status_holder[0] or 500  # the server's error handler answers
+            raise
         finally:
             if self.log_requests and log.isEnabledFor(logging.INFO):
                 log.info(
@@ -56,7 +62,8 @@ class RequestIdMiddleware:
                     extra={
                         "request_id": request_id,
                         "method": scope.get("method"),
-                        "route": scope.get("route_path", scope.get("path")),
+                        # The route template (set by MetricsMiddleware); never the query.
+                        "route": scope["state"].get("route") or scope.get("path"),
                         "status": status_holder[0],
                         "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                     },
@@ -113,8 +120,18 @@ class JsonLogFormatter(logging.Formatter):
             if hasattr(record, name):
                 out[name] = getattr(record, name)
         if record.exc_info:
-            out["error"] = self.formatException(record.exc_info)
-        return json.dumps(out)
+            exc = record.exc_info[1]
+            out["error"] = type(exc).__name__ if exc is not None else "unknown"
+            out["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+class _NotAsgiException(logging.Filter):
+    """Drop uvicorn's copy of an unexpected error: problems.on_unexpected logged it already,
+    with the request id."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Exception in ASGI application")
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -124,3 +141,10 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    # uvicorn's own messages (startup, shutdown, bad HTTP) as JSON lines too, never plain text.
+    server = logging.getLogger("uvicorn")
+    server.handlers[:] = [handler]
+    server.setLevel(level)
+    server.propagate = False
+    logging.getLogger("uvicorn.error").addFilter(_NotAsgiException())
+    logging.getLogger("uvicorn.access").disabled = True  # our access log is the one above

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
 import orjson
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,6 +17,7 @@ from starlette.responses import Response
 from chatpulse.domain.errors import ChatPulseError, FieldError
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_SECONDS = 5
 
 
 def problem(
@@ -137,9 +141,67 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
     return problem(status, f"{first.field} {first.message}", errors)
 
 
-async def on_unexpected(_request: Request, exc: Exception) -> Response:
-    # Last resort; every known failure has its own status. Logged by the request logger.
-    import logging
+_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o")
 
-    logging.getLogger("chatpulse").exception("unexpected error", exc_info=exc)
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached or is busy: worth retrying, not a bug."""
+    if isinstance(exc, SQLAlchemyTimeoutError):  # no pooled connection came free in time
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if type(exc.orig).__module__.startswith("sqlite3"):  # sqlite3 says OperationalError for
+        text = str(exc.orig).lower()  # schema errors too: only these mean "try again"
+        return any(word in text for word in _SQLITE_UNAVAILABLE)
+    return True  # psycopg: the connection failed or broke
+
+
+async def on_database_error(request: Request, exc: Exception) -> Response:
+    """503 with Retry-After while the database is unreachable; any other database error is
+    unexpected (500, logged with its traceback)."""
+    if not is_database_unavailable(exc):
+        return _internal_error(request, exc)
+    logging.getLogger("chatpulse").warning(
+        "database unavailable: %s",
+        type(getattr(exc, "orig", None) or exc).__name__,
+        extra=_request_fields(request),
+    )
+    return problem(
+        503,
+        "database unavailable; try again shortly",
+        [FieldError("database", "unreachable")],
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def _request_fields(request: Request) -> dict[str, Any]:
+    state = request.scope.get("state", {})
+    route = getattr(request.scope.get("route"), "path", None) or state.get("route")
+    return {
+        "request_id": state.get("request_id"),
+        "method": request.method,
+        "route": route if isinstance(route, str) else "unmatched",
+    }
+
+
+def _internal_error(request: Request, exc: Exception) -> Response:
+    # Last resort; every known failure has its own status. The client learns nothing but the
+    # request id (X-Request-Id), which finds the traceback in the server log.
+    logging.getLogger("chatpulse").error(
+        "unexpected error", exc_info=exc, extra=_request_fields(request)
+    )
     return problem(500, "internal error; the request id identifies it in the server log")
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    """Any other exception. Starlette answers it from its outermost middleware, outside the
+    one that adds X-Request-Id, so the id is added here."""
+    response = _internal_error(request, exc)
+    request_id = request.scope.get("state", {}).get("request_id")
+    if request_id:
+        response.headers["X-Request-Id"] = request_id
+    return response

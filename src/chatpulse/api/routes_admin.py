@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from chatpulse.api.auth import Principal, require
+from chatpulse.api.openapi import AUTHENTICATED, WITH_BODY, problems
 from chatpulse.api.responses import Json
-from chatpulse.api.schemas import SiteBody, TokenBody
+from chatpulse.api.schemas import NewTokenModel, SiteBody, SiteModel, TokenBody, TokenModel
 from chatpulse.domain.errors import FieldError, InvalidBody, NotFound
 from chatpulse.domain.events import normalize_uuid
 from chatpulse.domain.timeutil import format_instant
@@ -16,7 +17,7 @@ from chatpulse.domain.window import load_zone
 from chatpulse.store import sites
 from chatpulse.store.sites import ALL_SCOPES, DEFAULT_SCOPES, TokenInfo
 
-router = APIRouter(prefix="/api/v3", tags=["Site and tokens"])
+router = APIRouter(prefix="/api/v3", tags=["Site and tokens"], responses=problems(*AUTHENTICATED))
 Anyone = Annotated[Principal, Depends(require())]
 Admin = Annotated[Principal, Depends(require("admin"))]
 
@@ -25,7 +26,7 @@ def _site_doc(site: sites.Site) -> dict[str, Any]:
     return {"id": site.id, "name": site.name, "timeZone": site.time_zone}
 
 
-@router.get("/site")
+@router.get("/site", response_model=SiteModel)
 def get_site(request: Request, who: Anyone) -> Any:
     site = sites.get_site(request.app.state.engine, who.site_id)
     if site is None:
@@ -33,7 +34,7 @@ def get_site(request: Request, who: Anyone) -> Any:
     return Json(_site_doc(site))
 
 
-@router.put("/site")
+@router.put("/site", response_model=SiteModel, responses=problems(*WITH_BODY))
 def put_site(request: Request, who: Admin, body: SiteBody) -> Any:
     if body.id is not None and body.id != who.site_id:
         raise InvalidBody([FieldError("id", "must be the id of this token's site")])
@@ -52,12 +53,14 @@ def _token_doc(token: TokenInfo) -> dict[str, Any]:
     }
 
 
-@router.get("/tokens")
+@router.get("/tokens", response_model=list[TokenModel])
 def list_tokens(request: Request, who: Admin) -> Any:
     return Json([_token_doc(t) for t in sites.list_tokens(request.app.state.engine, who.site_id)])
 
 
-@router.post("/tokens", status_code=201)
+@router.post(
+    "/tokens", status_code=201, response_model=NewTokenModel, responses=problems(*WITH_BODY)
+)
 def create_token(request: Request, who: Admin, body: TokenBody) -> Any:
     scopes = tuple(dict.fromkeys(body.scopes)) if body.scopes is not None else DEFAULT_SCOPES
     unknown = [s for s in scopes if s not in ALL_SCOPES]
@@ -70,10 +73,11 @@ def create_token(request: Request, who: Admin, body: TokenBody) -> Any:
     return Json({**_token_doc(info), "token": secret}, 201)
 
 
-@router.delete("/tokens/{token_id}", status_code=204)
+@router.delete("/tokens/{token_id}", status_code=204, responses=problems(404))
 def revoke_token(request: Request, who: Admin, token_id: str) -> Response:
     key = normalize_uuid(token_id)
     now = request.app.state.clock.now()
     if key is None or not sites.revoke_token(request.app.state.engine, who.site_id, key, now):
         raise NotFound("token")
+    request.app.state.stream_hub.revoke(key)  # this process's streams of the token end now
     return Response(status_code=204)

@@ -8,14 +8,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from chatpulse.api.auth import Principal, require
+from chatpulse.api.openapi import AUTHENTICATED, WITH_BODY, problems
 from chatpulse.api.responses import Json
-from chatpulse.api.schemas import AgentBody, DepartmentBody, StatusBody
+from chatpulse.api.schemas import (
+    AgentBody,
+    AgentModel,
+    DepartmentBody,
+    DepartmentModel,
+    StatusBody,
+    StatusModel,
+)
 from chatpulse.domain.errors import FieldError, InvalidBody, NotFound
 from chatpulse.domain.events import normalize_uuid
 from chatpulse.domain.timeutil import format_instant, parse_iso, to_micros
 from chatpulse.store import config
 
-router = APIRouter(prefix="/api/v3", tags=["Configuration"])
+router = APIRouter(prefix="/api/v3", tags=["Configuration"], responses=problems(*AUTHENTICATED))
 Reader = Annotated[Principal, Depends(require("config.read"))]
 Writer = Annotated[Principal, Depends(require("config.write"))]
 IncludeDeleted = Annotated[bool, Query(alias="includeDeleted")]
@@ -58,18 +66,23 @@ def _department_doc(site_id: int, department_id: str, body: DepartmentBody) -> d
     }
 
 
-@router.get("/departments")
+@router.get("/departments", response_model=list[DepartmentModel])
 def list_departments(request: Request, who: Reader, include_deleted: IncludeDeleted = False) -> Any:
     return Json(config.list_departments(request.app.state.engine, who.site_id, include_deleted))
 
 
-@router.post("/departments", status_code=201)
+@router.post(
+    "/departments",
+    status_code=201,
+    response_model=DepartmentModel,
+    responses=problems(*WITH_BODY, 409),
+)
 def create_department(request: Request, who: Writer, body: DepartmentBody) -> Any:
     doc = _department_doc(who.site_id, _new_id(body.id), body)
     return Json(config.insert_department(request.app.state.engine, who.site_id, doc), 201)
 
 
-@router.get("/departments/{department_id}")
+@router.get("/departments/{department_id}", response_model=DepartmentModel, responses=problems(404))
 def get_department(request: Request, who: Reader, department_id: str) -> Any:
     doc = config.get_department(
         request.app.state.engine, who.site_id, _id(department_id, "department")
@@ -79,7 +92,11 @@ def get_department(request: Request, who: Reader, department_id: str) -> Any:
     return Json(doc)
 
 
-@router.put("/departments/{department_id}")
+@router.put(
+    "/departments/{department_id}",
+    response_model=DepartmentModel,
+    responses=problems(*WITH_BODY, 404, 409),
+)
 def replace_department(
     request: Request, who: Writer, department_id: str, body: DepartmentBody
 ) -> Any:
@@ -93,7 +110,7 @@ def replace_department(
     return Json(doc)
 
 
-@router.delete("/departments/{department_id}", status_code=204)
+@router.delete("/departments/{department_id}", status_code=204, responses=problems(404, 409))
 def delete_department(request: Request, who: Writer, department_id: str) -> Response:
     key = _id(department_id, "department")
     if not config.delete_department(request.app.state.engine, who.site_id, key):
@@ -140,19 +157,24 @@ def _agent_doc(site_id: int, agent_id: str, body: AgentBody, now: int) -> dict[s
     }
 
 
-@router.get("/agents")
+@router.get("/agents", response_model=list[AgentModel])
 def list_agents(request: Request, who: Reader, include_deleted: IncludeDeleted = False) -> Any:
     return Json(config.list_agents(request.app.state.engine, who.site_id, include_deleted))
 
 
-@router.post("/agents", status_code=201)
+@router.post(
+    "/agents",
+    status_code=201,
+    response_model=AgentModel,
+    responses=problems(*WITH_BODY, 409),
+)
 def create_agent(request: Request, who: Writer, body: AgentBody) -> Any:
     now = request.app.state.clock.now()
     doc = _agent_doc(who.site_id, _new_id(body.id), body, now)
     return Json(config.insert_agent(request.app.state.engine, who.site_id, doc), 201)
 
 
-@router.get("/agents/{agent_id}")
+@router.get("/agents/{agent_id}", response_model=AgentModel, responses=problems(404))
 def get_agent(request: Request, who: Reader, agent_id: str) -> Any:
     doc = config.get_agent(request.app.state.engine, who.site_id, _id(agent_id, "agent"))
     if doc is None:
@@ -160,7 +182,9 @@ def get_agent(request: Request, who: Reader, agent_id: str) -> Any:
     return Json(doc)
 
 
-@router.put("/agents/{agent_id}")
+@router.put(
+    "/agents/{agent_id}", response_model=AgentModel, responses=problems(*WITH_BODY, 404, 409)
+)
 def replace_agent(request: Request, who: Writer, agent_id: str, body: AgentBody) -> Any:
     key = _id(agent_id, "agent")
     _body_id(key, body.id)
@@ -173,7 +197,7 @@ def replace_agent(request: Request, who: Writer, agent_id: str, body: AgentBody)
     return Json(doc)
 
 
-@router.delete("/agents/{agent_id}", status_code=204)
+@router.delete("/agents/{agent_id}", status_code=204, responses=problems(404, 409))
 def delete_agent(request: Request, who: Writer, agent_id: str) -> Response:
     if not config.delete_agent(request.app.state.engine, who.site_id, _id(agent_id, "agent")):
         raise NotFound("agent")
@@ -187,12 +211,17 @@ def _status_doc(status_id: str, body: StatusBody) -> dict[str, Any]:
     return {"id": status_id, "name": body.name, "type": body.type, "order": body.order}
 
 
-@router.get("/livechat/agentStatuses")
+@router.get("/livechat/agentStatuses", response_model=list[StatusModel])
 def list_statuses(request: Request, who: Reader, include_deleted: IncludeDeleted = False) -> Any:
     return Json(config.list_statuses(request.app.state.engine, who.site_id, include_deleted))
 
 
-@router.post("/livechat/agentStatuses", status_code=201)
+@router.post(
+    "/livechat/agentStatuses",
+    status_code=201,
+    response_model=StatusModel,
+    responses=problems(*WITH_BODY, 409),
+)
 def create_status(request: Request, who: Writer, body: StatusBody) -> Any:
     doc = config.insert_status(
         request.app.state.engine, who.site_id, _status_doc(_new_id(body.id), body)
@@ -200,7 +229,9 @@ def create_status(request: Request, who: Writer, body: StatusBody) -> Any:
     return Json(_ordered_status(doc), 201)
 
 
-@router.get("/livechat/agentStatuses/{status_id}")
+@router.get(
+    "/livechat/agentStatuses/{status_id}", response_model=StatusModel, responses=problems(404)
+)
 def get_status(request: Request, who: Reader, status_id: str) -> Any:
     found = config.get_status(request.app.state.engine, who.site_id, _id(status_id, "status"))
     if found is None:
@@ -208,7 +239,11 @@ def get_status(request: Request, who: Reader, status_id: str) -> Any:
     return Json(found[0])
 
 
-@router.put("/livechat/agentStatuses/{status_id}")
+@router.put(
+    "/livechat/agentStatuses/{status_id}",
+    response_model=StatusModel,
+    responses=problems(*WITH_BODY, 404, 409),
+)
 def replace_status(request: Request, who: Writer, status_id: str, body: StatusBody) -> Any:
     key = _id(status_id, "agent status")
     _body_id(key, body.id)
@@ -218,7 +253,7 @@ def replace_status(request: Request, who: Writer, status_id: str, body: StatusBo
     return Json(_ordered_status(doc))
 
 
-@router.delete("/livechat/agentStatuses/{status_id}", status_code=204)
+@router.delete("/livechat/agentStatuses/{status_id}", status_code=204, responses=problems(404, 409))
 def delete_status(request: Request, who: Writer, status_id: str) -> Response:
     key = _id(status_id, "agent status")
     if not config.delete_status(request.app.state.engine, who.site_id, key):

@@ -6,11 +6,14 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 
+from chatpulse.api import metrics
 from chatpulse.api.auth import Principal, require
+from chatpulse.api.openapi import AUTHENTICATED, WITH_BODY, problems
 from chatpulse.api.responses import Json
-from chatpulse.api.schemas import IngestAnswer
+from chatpulse.api.schemas import EventsPage, IngestAnswer
 from chatpulse.domain.errors import (
     BadParameter,
     FieldError,
@@ -19,16 +22,39 @@ from chatpulse.domain.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from chatpulse.domain.events import EVENT_TYPES
 from chatpulse.ingest import ingest
 from chatpulse.store import sites
 from chatpulse.store.eventlog import read_events
 
-router = APIRouter(prefix="/api/v3/livechat", tags=["Events"])
+router = APIRouter(prefix="/api/v3/livechat", tags=["Events"], responses=problems(*AUTHENTICATED))
 Writer = Annotated[Principal, Depends(require("events.write"))]
 Auditor = Annotated[Principal, Depends(require("events.write", "admin"))]
 
 JSON_TYPES = ("application/json",)
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
+
+# The envelope's shape; the rules against stored state (SPEC.md §4) are the server's to check.
+_EVENT = {
+    "type": "object",
+    "required": ["id", "type", "occurredAt", "data"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "type": {"type": "string", "enum": list(EVENT_TYPES)},
+        "occurredAt": {"type": "string", "format": "date-time"},
+        "data": {"type": "object"},
+    },
+}
+EVENTS_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {"anyOf": [_EVENT, {"type": "array", "items": _EVENT, "maxItems": 1000}]}
+        },
+        "application/x-ndjson": {"schema": {"type": "string", "description": "One event a line"}},
+    },
+}
 
 
 async def read_limited_body(request: Request, limit: int) -> bytes:
@@ -83,6 +109,8 @@ def decode_events(content_type: str, body: bytes, max_events: int) -> list[Any]:
     "/events",
     response_model=IngestAnswer,
     summary="Append events (one object, an array, or NDJSON); atomic and idempotent",
+    responses=problems(*WITH_BODY, 409),
+    openapi_extra={"requestBody": EVENTS_BODY},
 )
 async def post_events(request: Request, who: Writer) -> Any:
     settings = request.app.state.settings
@@ -90,17 +118,30 @@ async def post_events(request: Request, who: Writer) -> Any:
     raw = decode_events(request.headers.get("content-type", ""), body, settings.max_events)
     now = request.app.state.clock.now()
     result = await run_in_threadpool(ingest, request.app.state.engine, who.site_id, raw, now)
+    metrics.count_ingest(result.accepted, result.duplicates)  # rejections: MetricsMiddleware
     if result.accepted:
         request.app.state.notify(who.site_id, result.last_sequence)
     return Json(result.as_json())
 
 
-@router.get("/events", summary="Page through the stored event log in sequence order")
+@router.get(
+    "/events",
+    response_model=EventsPage,
+    summary="Page through the stored event log in sequence order",
+)
 def get_events(
     request: Request,
     who: Auditor,
-    after: Annotated[str | None, Query(description="Sequence number to start after")] = None,
-    limit: Annotated[str | None, Query(description="1 to 1000, default 100")] = None,
+    after: Annotated[
+        str | None,
+        Query(description="Sequence number to start after"),
+        WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 2**62}),
+    ] = None,
+    limit: Annotated[
+        str | None,
+        Query(description="1 to 1000, default 100"),
+        WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 1000}),
+    ] = None,
 ) -> Any:
     start = _whole("after", after, 0, 0, 2**62)
     count = _whole("limit", limit, 100, 1, 1000)

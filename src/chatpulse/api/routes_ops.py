@@ -7,20 +7,27 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy.exc import SQLAlchemyError
 
+from chatpulse.api.openapi import problems
 from chatpulse.api.problems import problem
 from chatpulse.api.responses import Json
+from chatpulse.api.schemas import StatusAnswer
 from chatpulse.domain.errors import FieldError
 from chatpulse.store.migrate import is_current
 
 router = APIRouter(tags=["Operations"])
 
 
-@router.get("/healthz", summary="The process serves")
+@router.get("/healthz", response_model=StatusAnswer, summary="The process serves")
 async def healthz() -> Any:
     return Json({"status": "ok"})
 
 
-@router.get("/readyz", summary="The database answers and its schema is current")
+@router.get(
+    "/readyz",
+    response_model=StatusAnswer,
+    summary="The database answers and its schema is current",
+    responses=problems(503),
+)
 def readyz(request: Request) -> Any:
     try:
         current = is_current(request.app.state.engine)

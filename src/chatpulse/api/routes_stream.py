@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from chatpulse.api.auth import Principal, require
+from chatpulse.api.openapi import AUTHENTICATED, problems
 from chatpulse.api.stream import EventStream, StreamHub
 from chatpulse.domain.errors import BadParameter
 from chatpulse.views.request import VIEWS, ViewQuery
@@ -52,7 +52,10 @@ def parse_views(text: str | None) -> list[str]:
     summary="Server-Sent Events: each view on connect, then whenever it changes",
     response_class=EventStream,
     status_code=200,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        **problems(*AUTHENTICATED),
+    },
 )
 async def get_stream(
     request: Request,
@@ -70,7 +73,13 @@ async def get_stream(
     names = parse_views(views)
     query = ViewQuery.parse(request.query_params)
     hub: StreamHub = request.app.state.stream_hub
-    subscriber = hub.subscribe(who.site_id)
+    release = request.app.state.limits.open_stream(who.token_id)  # 429 beyond the cap
+    subscriber = hub.subscribe(who.site_id, who.token_id)
+
+    def close() -> None:
+        hub.unsubscribe(subscriber)
+        release()
+
     try:
         # Subscribed first, so no ingest between the snapshot and the subscription is missed.
         # A bad parameter fails here, as a problem-details answer before the stream starts.
@@ -78,11 +87,11 @@ async def get_stream(
             await asyncio.gather(*(hub.snapshot(who.site_id, name, query) for name in names))
         )
     except BaseException:
-        hub.unsubscribe(subscriber)
+        close()
         raise
     hub.seen(who.site_id, min(snap.sequence for snap in first))
     return EventStream(
         hub.events(subscriber, names, query, first),
-        on_close=partial(hub.unsubscribe, subscriber),
+        on_close=close,
         headers=HEADERS,
     )

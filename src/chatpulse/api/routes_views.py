@@ -5,20 +5,32 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import WithJsonSchema
 
 from chatpulse.api.auth import Principal, require
+from chatpulse.api.openapi import AUTHENTICATED, BOOLEAN, UUID, problems
 from chatpulse.api.responses import Json
 from chatpulse.api.schemas import AgentsPage, QueueRow, RightNowModel, TodayModel
 from chatpulse.views.request import ViewQuery, answer
 
-router = APIRouter(prefix="/api/v3/livechat/realTime", tags=["Real Time"])
+router = APIRouter(
+    prefix="/api/v3/livechat/realTime", tags=["Real Time"], responses=problems(*AUTHENTICATED)
+)
 Reader = Annotated[Principal, Depends(require("realtime.read"))]
 Text = str | None
-DepartmentId = Annotated[Text, Query(alias="departmentId", description="Only this department")]
+DepartmentId = Annotated[
+    Text, Query(alias="departmentId", description="Only this department"), UUID
+]
 TimeZone = Annotated[Text, Query(alias="timeZone", description="IANA zone; wins over utcOffset")]
-UtcOffset = Annotated[Text, Query(alias="utcOffset", description="Minutes east of UTC")]
+UtcOffset = Annotated[
+    Text,
+    Query(alias="utcOffset", description="Minutes east of UTC"),
+    WithJsonSchema({"type": "integer", "minimum": -720, "maximum": 840}),
+]
 StartTime = Annotated[Text, Query(alias="startTime", description="ISO 8601 date or date-time")]
 EndTime = Annotated[Text, Query(alias="endTime", description="ISO 8601 date or date-time")]
+PAGE_INDEX = WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 999_999_999})
+PAGE_SIZE = WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 100})
 
 
 def _respond(request: Request, who: Principal, view: str) -> Json:
@@ -63,9 +75,11 @@ def get_agents(
     request: Request,
     who: Reader,
     department_id: DepartmentId = None,
-    include_status_distribution: Annotated[Text, Query(alias="includeStatusDistribution")] = None,
-    page_index: Annotated[Text, Query(alias="pageIndex", description="From 1")] = None,
-    page_size: Annotated[Text, Query(alias="pageSize", description="1 to 100")] = None,
+    include_status_distribution: Annotated[
+        Text, Query(alias="includeStatusDistribution"), BOOLEAN
+    ] = None,
+    page_index: Annotated[Text, Query(alias="pageIndex", description="From 1"), PAGE_INDEX] = None,
+    page_size: Annotated[Text, Query(alias="pageSize", description="1 to 100"), PAGE_SIZE] = None,
     time_zone: TimeZone = None,
     utc_offset: UtcOffset = None,
     start_time: StartTime = None,

@@ -3,7 +3,7 @@ OpenAPI document, the shapes of the Real Time answers (Comm100's names, typos in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
@@ -89,11 +89,112 @@ class IngestAnswer(BaseModel):
     lastSequence: int
 
 
+# ---------------------------------------------------------------- other answers (document only:
+# the routes answer with Json directly, so these describe the bodies and validate nothing)
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DepartmentModel(Out):
+    id: str
+    siteId: int
+    name: str
+    description: str
+    isAvailableInLiveChat: bool
+    isAvailableInTicketingAndMessaging: bool
+    isDeleted: bool
+
+
+class AgentModel(Out):
+    id: str
+    siteId: int
+    displayName: str
+    email: str
+    firstName: str
+    lastName: str
+    isAdmin: bool
+    isActive: bool
+    phone: str
+    title: str
+    bio: str
+    apiKey: None = Field(description="Always null: ChatPulse keeps no agent secrets")
+    createdTime: str
+    isLocked: bool
+    lockedTime: str | None
+    isDeleted: bool
+    systemAvatarId: str | int | None
+    ifCustomizeAvatar: bool
+    customizeAvatar: str
+    avatar: str
+    departmentIds: list[str]
+    maxConcurrentChats: int
+
+
+class StatusModel(Out):
+    id: str
+    name: str
+    type: Literal["online", "away", "offline"]
+    isSystem: bool
+    order: int
+    isDeleted: bool = Field(False, description="Only in lists with includeDeleted=true")
+
+
+class SiteModel(Out):
+    id: int
+    name: str
+    timeZone: str
+
+
+class TokenModel(Out):
+    id: str
+    name: str
+    scopes: list[str]
+    createdTime: str
+
+
+class NewTokenModel(TokenModel):
+    token: str = Field(description="The secret; shown this once")
+
+
+class StoredEvent(Out):
+    sequence: int
+    id: str
+    type: str
+    occurredAt: str
+    recordedAt: str
+    data: dict[str, Any]
+
+
+class EventsPage(Out):
+    events: list[StoredEvent]
+    lastSequence: int
+    nextAfter: int
+
+
+class StatusAnswer(Out):
+    status: str
+
+
 # ---------------------------------------------------------------- request bodies
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold U+0000; refused on every backend, so both behave alike.
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("must not contain NUL (U+0000)")
+        return value
+
+
+# Documented constraints that the validators below enforce with their own messages.
+NOT_BLANK: dict[str, Any] = {"pattern": r"\S"}
 
 
 def _uuid(value: str | None) -> str | None:
@@ -114,7 +215,7 @@ def _not_blank(value: str) -> str:
 class DepartmentBody(Body):
     id: StrictStr | None = None
     siteId: StrictInt | None = None
-    name: StrictStr = Field(max_length=200)
+    name: StrictStr = Field(max_length=200, json_schema_extra=NOT_BLANK)
     description: StrictStr = Field("", max_length=4000)
     isAvailableInLiveChat: StrictBool = True
     isAvailableInTicketingAndMessaging: StrictBool = False
@@ -127,8 +228,8 @@ class DepartmentBody(Body):
 class AgentBody(Body):
     id: StrictStr | None = None
     siteId: StrictInt | None = None
-    displayName: StrictStr = Field(max_length=200)
-    email: StrictStr = Field(max_length=320)
+    displayName: StrictStr = Field(max_length=200, json_schema_extra=NOT_BLANK)
+    email: StrictStr = Field(max_length=320, json_schema_extra={"pattern": r"^[^@\s]+@\S+$"})
     firstName: StrictStr = Field("", max_length=200)
     lastName: StrictStr = Field("", max_length=200)
     isAdmin: StrictBool = False
@@ -173,8 +274,8 @@ class AgentBody(Body):
 
 class StatusBody(Body):
     id: StrictStr | None = None
-    name: StrictStr = Field(max_length=200)
-    type: StrictStr
+    name: StrictStr = Field(max_length=200, json_schema_extra=NOT_BLANK)
+    type: StrictStr = Field(json_schema_extra={"enum": ["online", "away", "offline"]})
     isSystem: StrictBool | None = None
     order: StrictInt | None = Field(None, ge=0, le=1_000_000)
 
@@ -196,7 +297,7 @@ class TokenBody(Body):
 
 class SiteBody(Body):
     id: StrictInt | None = None
-    name: StrictStr = Field(max_length=200)
+    name: StrictStr = Field(max_length=200, json_schema_extra=NOT_BLANK)
     timeZone: StrictStr = Field("UTC", max_length=64)
 
     _check_name = field_validator("name")(_not_blank)

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
@@ -28,6 +29,7 @@ from chatpulse.domain.errors import ChatPulseError
 from chatpulse.settings import Settings
 from chatpulse.store import sites
 from chatpulse.store import tables as t
+from chatpulse.store.notify import IngestListener
 from chatpulse.views.request import TIME_DEPENDENT, ViewQuery, answer
 
 log = logging.getLogger("chatpulse.stream")
@@ -35,6 +37,9 @@ log = logging.getLogger("chatpulse.stream")
 # Streams of one site asking the same view with the same parameters share a computation made
 # at most this long ago (server clock) and after the site's last ingest notification.
 SHARE_WINDOW_US = 100_000
+# An open stream re-checks its token this often (seconds): a revocation made by another
+# worker process ends it within this time; one made in this process ends it at once.
+TOKEN_CHECK_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +55,10 @@ class Subscriber:
     """One open stream: `changes` counts ingest notifications for its site."""
 
     site_id: int
+    token_id: str = ""
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     changes: int = 0
+    revoked: bool = False
 
 
 @dataclass(slots=True)
@@ -94,18 +101,46 @@ class StreamHub:
         self._limiter: anyio.CapacityLimiter | None = None
         self._poller: asyncio.Task[None] | None = None
         self._open = 0
+        # PostgreSQL: the process's LISTEN connection; while it listens, polling is not needed.
+        self.listener: IngestListener | None = None
+        self._closed = False
+
+    def close(self) -> None:
+        """The server is shutting down: every open stream (and any opened later) ends now,
+        cleanly, so that graceful shutdown need not wait for them."""
+        self._closed = True
+        for subscribers in self._sites.values():
+            for subscriber in subscribers:
+                subscriber.wake.set()
 
     @property
     def open_streams(self) -> int:
         """How many streams are open now (for /metrics)."""
         return self._open
 
-    def subscribe(self, site_id: int) -> Subscriber:
+    def revoke(self, token_id: str) -> None:
+        """A token was revoked in this process: its open streams end at once. (Streams held
+        by other worker processes notice within `TOKEN_CHECK_S`.)"""
+        if self._loop is None:
+            return
+        if threading.get_ident() == self._loop_thread:
+            self._revoke(token_id)
+        else:
+            self._loop.call_soon_threadsafe(self._revoke, token_id)
+
+    def _revoke(self, token_id: str) -> None:
+        for subscribers in self._sites.values():
+            for subscriber in subscribers:
+                if subscriber.token_id == token_id:
+                    subscriber.revoked = True
+                    subscriber.wake.set()
+
+    def subscribe(self, site_id: int, token_id: str = "") -> Subscriber:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
             self._loop_thread = threading.get_ident()
             self._limiter = anyio.CapacityLimiter(max(1, self.settings.stream_threads))
-        subscriber = Subscriber(site_id)
+        subscriber = Subscriber(site_id, token_id)
         self._sites.setdefault(site_id, set()).add(subscriber)
         self._open += 1
         self._versions.setdefault(site_id, 0)
@@ -154,27 +189,33 @@ class StreamHub:
             subscriber.wake.set()
 
     async def _poll(self) -> None:
-        """Notice ingests made by other processes (several workers): poll the sites' sequences."""
+        """Notice ingests made by other processes (several workers): poll the sites' sequences,
+        unless a LISTEN connection hears of them already."""
         interval = self.settings.stream_poll_interval_ms / 1000
         try:
             while self._sites:
                 await asyncio.sleep(interval)
-                watched = list(self._sites)
-                if not watched:
-                    break
-                try:
-                    found = await anyio.to_thread.run_sync(
-                        last_sequences, self.engine, watched, limiter=self._limiter
-                    )
-                except Exception:
-                    log.exception("stream: reading the sites' last sequences failed")
+                if self.listener is not None and self.listener.connected:
                     continue
-                for site_id, sequence in found.items():
-                    if site_id not in self._sites:
-                        continue
-                    self._mark(site_id, sequence)
+                await self.resync()
         finally:
             self._poller = None
+
+    async def resync(self) -> None:
+        """Read the last sequence of every site with streams here; mark those that moved."""
+        watched = list(self._sites)
+        if not watched:
+            return
+        try:
+            found = await anyio.to_thread.run_sync(
+                last_sequences, self.engine, watched, limiter=self._limiter
+            )
+        except Exception:
+            log.exception("stream: reading the sites' last sequences failed")
+            return
+        for site_id, sequence in found.items():
+            if site_id in self._sites:
+                self._mark(site_id, sequence)
 
     async def snapshot(self, site_id: int, view: str, query: ViewQuery) -> Snapshot:
         """The view now, computed in a worker thread, or shared with another stream's recent one."""
@@ -219,9 +260,18 @@ class StreamHub:
         ]
         yield b"".join(sse_event(view, snap) for view, snap in zip(views, first, strict=True))
         next_ping = time.monotonic() + ping
-        while True:
+        next_token_check = time.monotonic() + TOKEN_CHECK_S
+        while not self._closed:
             subscriber.wake.clear()
             moment = time.monotonic()
+            if not subscriber.revoked and subscriber.token_id and moment >= next_token_check:
+                next_token_check = moment + TOKEN_CHECK_S
+                subscriber.revoked = not await anyio.to_thread.run_sync(
+                    sites.token_is_live, self.engine, subscriber.token_id
+                )
+            if subscriber.revoked:
+                yield sse_problem(401, "the token of this stream was revoked", [])
+                return
             changes = subscriber.changes
             due = [s for s in states if s.due_at(changes, min_gap, refresh) <= moment]
             if due:
@@ -252,12 +302,33 @@ class StreamHub:
                 yield b": ping\n\n"
                 next_ping = max(next_ping + ping, time.monotonic())
                 continue
-            wake_at = min([s.due_at(changes, min_gap, refresh) for s in states] + [next_ping])
+            wake_at = min(
+                [s.due_at(changes, min_gap, refresh) for s in states]
+                + [next_ping, next_token_check]
+            )
             try:
                 async with asyncio.timeout(max(0.0, wake_at - moment)):
                     await subscriber.wake.wait()
             except TimeoutError:
                 pass
+
+
+@asynccontextmanager
+async def listening(hub: StreamHub) -> AsyncIterator[None]:
+    """PostgreSQL: keep the hub's LISTEN connection (store/notify.py) while the app serves."""
+    if hub.engine.dialect.name != "postgresql" or not hub.settings.stream_listen:
+        yield
+        return
+    listener = IngestListener(hub.engine, hub.notify, hub.resync)
+    hub.listener = listener
+    task = asyncio.get_running_loop().create_task(listener.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+        hub.listener = None
 
 
 @dataclass(slots=True)

@@ -62,7 +62,10 @@ def make_engine(url: str, pool_size: int = 5, pool_overflow: int | None = None) 
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=pool_size
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=pool_size,
+            hide_parameters=True,  # logged errors must not carry tenant values
         )
         _configure_sqlite(engine)
         return engine
@@ -71,7 +74,17 @@ def make_engine(url: str, pool_size: int = 5, pool_overflow: int | None = None) 
         pool_size=pool_size,
         max_overflow=pool_size if pool_overflow is None else pool_overflow,
         pool_pre_ping=True,
-        connect_args={"connect_timeout": 5},
+        hide_parameters=True,  # logged errors must not carry tenant values
+        # A server that vanishes without closing (dropped packets) is noticed in about 30 s
+        # instead of the kernel's TCP timeouts of many minutes.
+        connect_args={
+            "connect_timeout": 5,
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 30_000,
+        },
     )
 
 

@@ -45,7 +45,17 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def is_current(engine: Engine) -> bool:
-    return current_revision(engine) == HEAD
+    """The schema serves this code: at HEAD, or at a later revision. Migrations only add
+    (expand/contract, docs/operations.md), so the workers of one release keep serving, and keep
+    reporting ready, while the next release's `migrate` has run and its workers roll out."""
+    return at_or_after(current_revision(engine), HEAD)
+
+
+def at_or_after(revision: str | None, head: str) -> bool:
+    """Revisions are numbered 0001, 0002, …: a later number comes after `head`."""
+    if revision is None:
+        return False
+    return revision == head or (revision.isdigit() and head.isdigit() and int(revision) > int(head))
 
 
 def upgrade(engine: Engine) -> None:

@@ -120,7 +120,12 @@ def create_token(
 
 
 def find_token(engine: Engine, secret: str) -> TokenInfo | None:
-    """The live token with this secret, or None (unknown or revoked)."""
+    """The live token with this secret, or None (unknown or revoked).
+
+    Timing-safe: the database compares SHA-256 digests of the secret, never the secret, and
+    an attacker who learns how long a prefix of a guessed digest matched learns nothing about
+    the secrets (finding an input for a chosen digest prefix is preimage work). The final check
+    is constant-time anyway."""
     digest = hash_token(secret)
     with engine.connect() as conn:
         row = conn.execute(
@@ -129,6 +134,15 @@ def find_token(engine: Engine, secret: str) -> TokenInfo | None:
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
     return TokenInfo(row.id, row.site_id, row.name, tuple(row.scopes.split()), row.created_at)
+
+
+def token_is_live(engine: Engine, token_id: str) -> bool:
+    """Whether the token with this id exists and is not revoked (open streams re-check)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(t.tokens.c.id).where(t.tokens.c.id == token_id, t.tokens.c.revoked_at.is_(None))
+        ).first()
+    return row is not None
 
 
 def list_tokens(engine: Engine, site_id: int) -> list[TokenInfo]:
