@@ -114,7 +114,10 @@ def _snapshot(conn: Connection, site_id: int) -> dict[str, Any]:
             continue
         if table is t.agent_states:
             for r in rows:
+                # Numbering and the start of the open stretch follow how the union is cut
+                # into rows; the union itself is compared above.
                 r.pop("busy_no")
+                r.pop("busy_since")
         if table is t.cohort_minutes:
             keys = {"site_id", "department_key", "minute"}
             rows = [r for r in rows if any(v for k, v in r.items() if k not in keys)]
