@@ -379,3 +379,30 @@ def test_revoking_its_token_ends_an_open_stream(site: SiteClient, hubs: list[Str
         "errors": [],
     }
     wait_until(lambda: hubs[0].open_streams == 0)
+
+
+def test_a_configuration_change_alone_pushes_the_new_right_now(site: SiteClient) -> None:
+    site.agent(1, "Alice", capacity=4)
+    chat = uid("chat", 1)
+    site.ok_events(
+        ev("agent.status_changed", -600, agentId=uid("agent", 1), statusId=ONLINE),
+        ev("chat.requested", -500, chatId=chat, visitorId=uid("visitor", 1)),
+        ev("chat.accepted", -490, chatId=chat, agentId=uid("agent", 1)),
+    )
+    with stream(site, views="RightNow") as (_, reader):
+        assert next_of(reader, "RightNow").json()["chatUtilization"] == 25  # 1 chat of 4
+        alice = site.http.get(f"/api/v3/agents/{uid('agent', 1)}").json()
+        alice["maxConcurrentChats"] = 2
+        assert site.http.put(f"/api/v3/agents/{uid('agent', 1)}", json=alice).status_code == 200
+        pushed = next_of(reader, "RightNow")
+    assert pushed.json() == {
+        "loggedInAgents": 1,
+        "agentsInChat": 1,
+        "chatUtilization": 50,
+        "visitorOnSite": 0,
+        "ongoingChats": 1,
+        "ongoingChatsWithAgent": 1,
+        "currentQueueLength": 0,
+        "ongoingChatsWithBot": 0,
+    }
+    assert pushed.id == "3"  # no event was stored: the same sequence as before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -25,7 +26,18 @@ from chatpulse.store import config
 
 router = APIRouter(prefix="/api/v3", tags=["Configuration"], responses=problems(*AUTHENTICATED))
 Reader = Annotated[Principal, Depends(require("config.read"))]
-Writer = Annotated[Principal, Depends(require("config.write"))]
+
+
+def _config_writer(
+    request: Request, who: Annotated[Principal, Depends(require("config.write"))]
+) -> Iterator[Principal]:
+    """A configuration write; once it has succeeded, this process's open streams of the site
+    recompute their views (a capacity or a status type changes RightNow without any event)."""
+    yield who
+    request.app.state.stream_hub.config_changed(who.site_id)
+
+
+Writer = Annotated[Principal, Depends(_config_writer)]
 IncludeDeleted = Annotated[bool, Query(alias="includeDeleted")]
 
 

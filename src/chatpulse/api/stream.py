@@ -178,11 +178,27 @@ class StreamHub:
         else:
             self._loop.call_soon_threadsafe(self._mark, site_id, sequence)
 
+    def config_changed(self, site_id: int) -> None:
+        """The site's configuration changed (in this process): its streams recompute. Other
+        worker processes' streams see it at their next ingest or time-dependent refresh."""
+        if site_id not in self._sites or self._loop is None:
+            return
+        if threading.get_ident() == self._loop_thread:
+            self._wake(site_id)
+        else:
+            self._loop.call_soon_threadsafe(self._wake, site_id)
+
     def _mark(self, site_id: int, sequence: int) -> None:
         subscribers = self._sites.get(site_id)
         if not subscribers or sequence <= self._sequences.get(site_id, -1):
             return
         self._sequences[site_id] = sequence
+        self._wake(site_id)
+
+    def _wake(self, site_id: int) -> None:
+        subscribers = self._sites.get(site_id)
+        if not subscribers:
+            return
         self._versions[site_id] += 1
         for subscriber in subscribers:
             subscriber.changes += 1
