@@ -42,9 +42,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-# One client measures the server: no request log, and no per-token rate limit (it would
-# measure the limiter: 429s after CHATPULSE_RATE_LIMIT_BURST requests).
-SERVER_ENV = {"CHATPULSE_LOG_REQUESTS": "false", "CHATPULSE_RATE_LIMIT_PER_SECOND": "0"}
+# One client measures the server: no request log, no per-token rate limit (it would measure
+# the limiter: 429s after CHATPULSE_RATE_LIMIT_BURST requests), no cap on one token's streams.
+SERVER_ENV = {
+    "CHATPULSE_LOG_REQUESTS": "false",
+    "CHATPULSE_RATE_LIMIT_PER_SECOND": "0",
+    "CHATPULSE_MAX_STREAMS_PER_TOKEN": "0",
+}
 
 
 @contextmanager
