@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from chatpulse.store import sites
@@ -147,3 +147,60 @@ def test_readyz_and_views_answer_503_while_the_database_is_away_and_recover_by_t
         server.stop()
     log = (tmp_path / "log").read_text()
     assert "Traceback" not in log  # a known condition, logged as a warning line, not a crash
+
+
+def test_a_database_outage_under_load_gives_503s_and_loses_nothing(
+    postgres_url: str, proxy: TcpProxy, tmp_path: Path
+) -> None:
+    from tests.integration.test_kill_under_load import BATCH, Client, _wait
+
+    engine: Engine = make_engine(postgres_url)
+    site = sites.create_site(engine, "Outage under load", "UTC", 0)
+    _, token = sites.create_token(engine, site.id, "t", sites.ALL_SCOPES, 0)
+    through_proxy = make_url(postgres_url).set(host="127.0.0.1", port=proxy.port)
+    server = ServerProcess(through_proxy.render_as_string(hide_password=False), tmp_path / "log")
+    server.start()
+    stop = threading.Event()
+    clients = [Client(server.url, token, stop) for _ in range(3)]
+    try:
+        for client in clients:
+            client.start()  # a client accepts only 200 and 503, and resends after a 503
+
+        def acked() -> int:
+            return sum(len(c.acked) for c in clients)
+
+        for _ in range(2):  # two outages while the clients keep sending
+            target = acked() + 6
+            _wait(lambda target=target: acked() >= target)  # type: ignore[misc]
+            proxy.stop()
+            with httpx.Client(base_url=server.url, timeout=30) as http:
+                _wait(lambda: http.get("/readyz").status_code == 503)
+            proxy.start()
+        target = acked() + 6
+        _wait(lambda: acked() >= target)
+        stop.set()
+        for client in clients:
+            client.join(timeout=60)
+            assert not client.is_alive()
+    finally:
+        server.stop()
+    told = {i for c in clients for ids in c.acked for i in ids}
+    with engine.connect() as conn:
+        stored = [
+            row[0]
+            for row in conn.execute(
+                text("SELECT id FROM events WHERE site_id = :s ORDER BY seq"), {"s": site.id}
+            )
+        ]
+        sequences = [
+            row[0]
+            for row in conn.execute(
+                text("SELECT seq FROM events WHERE site_id = :s ORDER BY seq"), {"s": site.id}
+            )
+        ]
+    engine.dispose()
+    assert set(stored) == told and len(stored) == len(told) == BATCH * len(
+        [ids for c in clients for ids in c.acked]
+    )
+    assert sequences == list(range(1, len(stored) + 1))
+    assert "Traceback" not in (tmp_path / "log").read_text()
