@@ -8,9 +8,10 @@ import logging
 import math
 import os
 import shutil
+import socket
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from sqlalchemy import Engine
@@ -22,6 +23,8 @@ from chatpulse.store import migrate, sites
 from chatpulse.store.db import DEFAULT_DATABASE_URL, DatabaseUrlError, is_sqlite, make_engine
 
 if TYPE_CHECKING:
+    import uvicorn.config
+
     from chatpulse.settings import Settings
 
 
@@ -224,6 +227,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         engine.dispose()
         os.environ["CHATPULSE_DATABASE_URL"] = url
         _share_metrics()
+        uvicorn.config.Config.bind_socket = tcp_bind_socket(  # type: ignore[method-assign,assignment]
+            uvicorn.config.Config.bind_socket
+        )
         uvicorn.run(
             "chatpulse.api.app:app_from_env",
             factory=True,
@@ -235,6 +241,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
             **options,
         )
     return 0
+
+
+def tcp_bind_socket(
+    bind_socket: Callable[[uvicorn.config.Config], socket.socket],
+) -> Callable[[uvicorn.config.Config], socket.socket]:
+    """uvicorn's own listening socket (several workers) is made with protocol 0, and asyncio
+    sets TCP_NODELAY only on sockets whose protocol says TCP: every answer then waited ~40 ms
+    for Nagle's algorithm and delayed ACKs. Name the protocol; accepted sockets inherit it."""
+
+    def bind(config: uvicorn.config.Config) -> socket.socket:
+        sock = bind_socket(config)
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto == 0:
+            sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, sock.detach())
+        return sock
+
+    return bind
 
 
 def _share_metrics() -> None:
