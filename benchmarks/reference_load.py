@@ -172,7 +172,7 @@ class Client:
         headers = {**self.headers, "Content-Type": "application/json"}
         response = self._send("POST", path, json.dumps(doc), headers)
         body = response.read()
-        if response.status != 200:
+        if response.status not in (200, 201):
             raise RuntimeError(f"POST {path}: {response.status} {body[:300]!r}")
         return json.loads(body)
 
