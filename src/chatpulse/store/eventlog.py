@@ -19,7 +19,9 @@ from chatpulse.domain.cohort import COHORT_FIELDS, ZERO, add, contribution, minu
 from chatpulse.domain.events import Event
 from chatpulse.domain.intervals import union_of
 from chatpulse.domain.projector import Projector
+from chatpulse.domain.rollups import BUSY, STATUS
 from chatpulse.domain.timeutil import format_instant, format_instant_exact
+from chatpulse.store import rollups
 from chatpulse.store import tables as t
 from chatpulse.store.db import WRITE, add_to_rows, write_lock
 from chatpulse.store.notify import announce
@@ -286,6 +288,24 @@ class IngestTransaction:
             projector.dirty_invitations.values(),
             INVITATION_COLUMNS,
         )
+        # Ended waits and closed intervals are final: each is summed once, when it closes.
+        rollups.add_waits(
+            conn,
+            site,
+            (
+                (w.route_department_id, w.route_agent_id, w.outcome, w.started_at, w.ended_at)
+                for w in projector.waits.values()
+            ),
+        )
+        rollups.add_spans(
+            conn,
+            site,
+            STATUS,
+            ((s.status_id, s.started_at, s.ended_at) for s in projector.statuses.values()),
+        )
+        rollups.add_spans(
+            conn, site, BUSY, (("", b.started_at, b.ended_at) for b in projector.busies.values())
+        )
         for agent_id in sorted(projector.busy_rebuilds):
             self._rebuild_busy_intervals(agent_id)
         self._add_cohort_changes(projector.dirty_chats.values())
@@ -305,6 +325,13 @@ class IngestTransaction:
             )
         ).all()
         merged = union_of(spans)
+        old = conn.execute(
+            select(b.c.started_at, b.c.ended_at).where(
+                b.c.site_id == site, b.c.agent_id == agent_id
+            )
+        ).all()
+        rollups.add_spans(conn, site, BUSY, (("", a, e) for a, e in old), sign=-1)
+        rollups.add_spans(conn, site, BUSY, (("", a, e) for a, e in merged))
         conn.execute(delete(b).where(b.c.site_id == site, b.c.agent_id == agent_id))
         if merged:
             conn.execute(

@@ -15,8 +15,10 @@ from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, 
 from chatpulse.domain.chat import FINAL_STATES, OPEN, ChatRecord
 from chatpulse.domain.cohort import COHORT_FIELDS, contribution, minute_of
 from chatpulse.domain.intervals import union_of
+from chatpulse.domain.rollups import BUSY, STATUS
 from chatpulse.domain.timeutil import UTC, format_instant_exact, is_date_only, parse_iso, to_micros
 from chatpulse.domain.window import load_zone, local_midnight
+from chatpulse.store import rollups
 from chatpulse.store import tables as t
 from chatpulse.store.db import add_to_rows
 from chatpulse.store.eventlog import IngestTransaction
@@ -152,6 +154,9 @@ def prune(engine: Engine, site_id: int, cutoff: int, batch: int = BATCH) -> Prun
     run(_prune_statuses, _groups(plan.statuses, batch))
     run(_prune_visitors, _groups(plan.visitors, batch))
     run(_prune_invitations, _groups(plan.invitations, batch))
+    with IngestTransaction(engine, site_id) as tx:  # the sums that went back to zero
+        rollups.drop_empty(tx.conn, site_id)
+        tx.conn.commit()
     return result
 
 
@@ -268,7 +273,13 @@ def _prune_chats(
     for chat_id in ids:
         plan.chat_agents.pop(chat_id, None)
     result.add("events", _delete_in(conn, t.events, site, "seq", seqs))
-    result.add("waits", _delete_in(conn, t.waits, site, "chat_id", ids))
+    w = t.waits
+    ended_waits = [
+        (row.route_department_id, row.route_agent_id, row.outcome, row.started_at, row.ended_at)
+        for row in _rows_in(conn, w, site, "chat_id", ids)
+    ]
+    rollups.add_waits(conn, site, ended_waits, sign=-1)
+    result.add("waits", _delete_in(conn, w, site, "chat_id", ids))
     result.add("handling_intervals", _delete_in(conn, h, site, "chat_id", ids))
     result.add("chats", _delete_in(conn, t.chats, site, "chat_id", ids))
     _take_cohort_shares(conn, site, gone, result)
@@ -367,6 +378,8 @@ def _recompute_busy(
     # highest in use, held by the open stretch. So the rewritten stretches take the highest of
     # the freed numbers in time order (the open one, last, keeps the highest); the extra ones a
     # split needs go below every number in use.
+    rollups.add_spans(conn, site_id, BUSY, [("", a, e) for a, e in old.values()], sign=-1)
+    rollups.add_spans(conn, site_id, BUSY, [("", a, e) for a, e in new])
     numbers = sorted(old)
     conn.execute(delete(b).where(*mine, b.c.busy_no.in_(numbers)))
     if len(new) > len(numbers):
@@ -443,6 +456,12 @@ def _prune_statuses(
                 f"but {len(seqs)} status events: run `chatpulse check`"
             )
         result.add("events", _delete_in(conn, t.events, site, "seq", seqs[:ended]))
+        gone = conn.execute(
+            select(si.c.status_id, si.c.started_at, si.c.ended_at).where(
+                si.c.site_id == site, si.c.agent_id == agent_id, si.c.status_no <= ended
+            )
+        ).all()
+        rollups.add_spans(conn, site, STATUS, [tuple(row) for row in gone], sign=-1)
         removed = conn.execute(
             delete(si).where(
                 si.c.site_id == site, si.c.agent_id == agent_id, si.c.status_no <= ended

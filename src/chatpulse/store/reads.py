@@ -24,6 +24,14 @@ from chatpulse.domain.chat import (
     ChatRecord,
 )
 from chatpulse.domain.cohort import COHORT_FIELDS, MINUTE, ZERO, add, contribution
+from chatpulse.domain.rollups import (
+    BUSY,
+    QUARTER,
+    STATUS,
+    WAIT_MINUTE,
+    whole_minutes,
+    whole_quarters,
+)
 from chatpulse.domain.statuses import AWAY, OFFLINE, ONLINE
 from chatpulse.store import tables as t
 from chatpulse.store.records import CHAT_COLUMNS, from_row
@@ -350,35 +358,113 @@ def total_linear_chat_time(
     conn: Connection, site_id: int, department_id: str | None, start: int, end: int
 ) -> int:
     """H of agentUtilization: active agents' busy time clipped to [start, end)."""
-    b = t.busy_intervals
-    return int(
-        conn.execute(
-            select(_sum(_clipped(b.c.started_at, b.c.ended_at, start, end))).where(
-                b.c.site_id == site_id,
-                b.c.ended_at > start,
-                b.c.started_at < end,
-                *_agent_filter(b.c.agent_id, site_id, department_id),
-            )
-        ).scalar_one()
-    )
+    return _total_time(conn, site_id, department_id, start, end, t.busy_intervals, None)
 
 
 def total_logged_in_time(
     conn: Connection, site_id: int, department_id: str | None, start: int, end: int
 ) -> int:
     """O of agentUtilization: active agents' time in statuses of type online or away."""
-    s = t.status_intervals
-    logged_in = select(st_.c.id).where(st_.c.site_id == site_id, st_.c.type.in_((ONLINE, AWAY)))
-    return int(
+    logged_in = list(
         conn.execute(
-            select(_sum(_clipped(s.c.started_at, s.c.ended_at, start, end))).where(
-                s.c.site_id == site_id,
-                s.c.ended_at > start,
-                s.c.started_at < end,
-                s.c.status_id.in_(logged_in),
-                *_agent_filter(s.c.agent_id, site_id, department_id),
+            select(st_.c.id).where(st_.c.site_id == site_id, st_.c.type.in_((ONLINE, AWAY)))
+        ).scalars()
+    )
+    if not logged_in:
+        return 0
+    return _total_time(conn, site_id, department_id, start, end, t.status_intervals, logged_in)
+
+
+def _total_time(
+    conn: Connection,
+    site_id: int,
+    department_id: str | None,
+    start: int,
+    end: int,
+    table: Any,
+    statuses: list[str] | None,
+) -> int:
+    """Active agents' time in `table`'s intervals (of `statuses`, for status intervals) clipped
+    to [start, end).
+
+    Site-wide: every agent's closed intervals from the per-quarter sums (the partial quarters at
+    the window's edges from the rows), less the closed intervals of agents not active, plus the
+    open intervals of active agents. A department: its active members' rows."""
+    if end <= start:
+        return 0
+    by_status = [] if statuses is None else [table.c.status_id.in_(statuses)]
+
+    def clipped(lo: int, hi: int, *conditions: Any) -> int:
+        span = _clipped(table.c.started_at, table.c.ended_at, lo, hi)
+        query = select(_sum(span))
+        query = query.where(
+            table.c.site_id == site_id,
+            table.c.ended_at > lo,
+            table.c.started_at < hi,
+            *by_status,
+            *conditions,
+        )
+        return int(conn.execute(query).scalar_one())
+
+    if department_id is not None:
+        members = _active_members(conn, site_id, department_id)
+        return sum(
+            clipped(start, end, table.c.agent_id.in_(members[i : i + 500]))
+            for i in range(0, len(members), 500)
+        )
+    first, after = whole_quarters(start, end)
+    if first >= after:
+        return clipped(start, end, *_agent_filter(table.c.agent_id, site_id, None))
+    q = t.time_quarters
+    total = int(
+        conn.execute(
+            select(_sum(q.c.micros)).where(
+                q.c.site_id == site_id,
+                q.c.kind == (BUSY if statuses is None else STATUS),
+                q.c.status_key.in_(statuses if statuses is not None else [""]),
+                q.c.quarter >= first,
+                q.c.quarter < after,
             )
         ).scalar_one()
+    )
+    closed = table.c.ended_at < OPEN
+    for lo, hi in ((start, first * QUARTER), (after * QUARTER, end)):
+        if lo < hi:
+            total += clipped(lo, hi, closed)
+    still_open = select(_sum(_clipped(table.c.started_at, OPEN, start, end))).where(
+        table.c.site_id == site_id,
+        table.c.ended_at == OPEN,
+        table.c.started_at < end,
+        *by_status,
+        *_agent_filter(table.c.agent_id, site_id, None),
+    )
+    total += int(conn.execute(still_open).scalar_one())
+    inactive = list(
+        conn.execute(
+            select(a_.c.id).where(
+                a_.c.site_id == site_id, a_.c.is_deleted.is_(True) | a_.c.is_active.is_(False)
+            )
+        ).scalars()
+    )
+    for chunk in range(0, len(inactive), 500):
+        agents = inactive[chunk : chunk + 500]
+        total -= clipped(start, end, closed, table.c.agent_id.in_(agents))
+    return total
+
+
+def _active_members(conn: Connection, site_id: int, department_id: str) -> list[str]:
+    m = t.agent_departments
+    return list(
+        conn.execute(
+            select(m.c.agent_id)
+            .select_from(m.join(a_, and_(a_.c.site_id == m.c.site_id, a_.c.id == m.c.agent_id)))
+            .where(
+                m.c.site_id == site_id,
+                m.c.department_id == department_id,
+                a_.c.is_deleted.is_(False),
+                a_.c.is_active.is_(True),
+            )
+        ).scalars()
     )
 
 
@@ -414,28 +500,90 @@ def open_waits(conn: Connection, site_id: int) -> list[Any]:
     )
 
 
-def ended_wait_totals(conn: Connection, site_id: int, now: int) -> list[Any]:
-    """Per route target: waits that ended in the last 60 and 30 minutes, with their lengths."""
+@dataclass(slots=True)
+class WaitTotals:
+    """Ended waits of one route target in the last 60 and 30 minutes."""
+
+    route_department_id: str | None
+    route_agent_id: str | None
+    count_60: int = 0
+    total_60: int = 0
+    count_30: int = 0
+    total_30: int = 0
+    abandoned_30: int = 0
+    switched_30: int = 0
+
+
+def ended_wait_totals(conn: Connection, site_id: int, now: int) -> list[WaitTotals]:
+    """Per route target: waits that ended in (now − 60 min, now] and (now − 30 min, now].
+
+    Whole minutes from the per-minute sums (one pass for both windows), the partial minutes at
+    the edges from the rows: [now − 60 min, …) and [now − 30 min, …) at the start, the minute
+    of now at the end, which both windows share."""
+    hi = now + 1
+    lo_60, lo_30 = hi - 60 * WAIT_MINUTE, hi - 30 * WAIT_MINUTE
+    first_60, after = whole_minutes(lo_60, hi)
+    first_30 = whole_minutes(lo_30, hi)[0]
+    out: dict[tuple[str | None, str | None], WaitTotals] = {}
+
+    def row_of(department: str | None, agent: str | None) -> WaitTotals:
+        key = (department or None, agent or None)
+        row = out.get(key)
+        if row is None:
+            row = out[key] = WaitTotals(*key)
+        return row
+
+    r = t.wait_minutes
+    recent = r.c.minute >= first_30
+    for department, agent, *sums in conn.execute(
+        select(
+            r.c.route_department_key,
+            r.c.route_agent_key,
+            _sum(r.c.waits),
+            _sum(r.c.wait_total),
+            _sum(case((recent, r.c.waits), else_=0)),
+            _sum(case((recent, r.c.wait_total), else_=0)),
+            _sum(case((recent, r.c.abandoned), else_=0)),
+            _sum(case((recent, r.c.switched), else_=0)),
+        )
+        .where(r.c.site_id == site_id, r.c.minute >= first_60, r.c.minute < after)
+        .group_by(r.c.route_department_key, r.c.route_agent_key)
+    ):
+        row = row_of(department, agent)
+        row.count_60, row.total_60, row.count_30, row.total_30 = map(int, sums[:4])
+        row.abandoned_30, row.switched_30 = int(sums[4]), int(sums[5])
+
     w = t.waits
-    minute = 60 * 1_000_000
-    recent = w.c.ended_at > now - 30 * minute
-    length = w.c.ended_at - w.c.started_at
-    return list(
-        conn.execute(
+    edges = (
+        (lo_60, first_60 * WAIT_MINUTE, True, False),
+        (lo_30, first_30 * WAIT_MINUTE, False, True),
+        (after * WAIT_MINUTE, hi, True, True),
+    )
+    for edge_lo, edge_hi, in_60, in_30 in edges:
+        if edge_lo >= edge_hi:
+            continue
+        for department, agent, count, total, abandoned, switched in conn.execute(
             select(
                 w.c.route_department_id,
                 w.c.route_agent_id,
-                func.count().label("count_60"),
-                _sum(length).label("total_60"),
-                _count_if(recent).label("count_30"),
-                _sum(case((recent, length), else_=0)).label("total_30"),
-                _count_if(recent, w.c.outcome == WAIT_ABANDONED).label("abandoned_30"),
-                _count_if(recent, w.c.outcome == WAIT_SWITCHED).label("switched_30"),
+                func.count(),
+                _sum(w.c.ended_at - w.c.started_at),
+                _count_if(w.c.outcome == WAIT_ABANDONED),
+                _count_if(w.c.outcome == WAIT_SWITCHED),
             )
-            .where(w.c.site_id == site_id, w.c.ended_at > now - 60 * minute, w.c.ended_at <= now)
+            .where(w.c.site_id == site_id, w.c.ended_at >= edge_lo, w.c.ended_at < edge_hi)
             .group_by(w.c.route_department_id, w.c.route_agent_id)
-        )
-    )
+        ):
+            row = row_of(department, agent)
+            if in_60:
+                row.count_60 += int(count)
+                row.total_60 += int(total)
+            if in_30:
+                row.count_30 += int(count)
+                row.total_30 += int(total)
+                row.abandoned_30 += int(abandoned)
+                row.switched_30 += int(switched)
+    return list(out.values())
 
 
 def ongoing_by_department(conn: Connection, site_id: int) -> dict[str | None, int]:

@@ -16,6 +16,7 @@ from chatpulse.store import tables as t
 from chatpulse.store.eventlog import IngestTransaction
 
 CHUNK = 1000
+SUMS = (t.cohort_minutes, t.wait_minutes, t.time_quarters)  # rows at zero sum nothing
 
 
 class ReplayError(Exception):
@@ -118,8 +119,8 @@ def _snapshot(conn: Connection, site_id: int) -> dict[str, Any]:
                 # into rows; the union itself is compared above.
                 r.pop("busy_no")
                 r.pop("busy_since")
-        if table is t.cohort_minutes:
-            keys = {"site_id", "department_key", "minute"}
+        if table in SUMS:
+            keys = {c.name for c in table.primary_key.columns}
             rows = [r for r in rows if any(v for k, v in r.items() if k not in keys)]
         out[table.name] = {tuple(sorted(r.items())) for r in rows}
     return out

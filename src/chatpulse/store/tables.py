@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 
 from chatpulse.domain.cohort import COHORT_FIELDS
+from chatpulse.domain.rollups import WAIT_FIELDS
 
 metadata = MetaData(
     naming_convention={
@@ -192,7 +193,9 @@ status_intervals = Table(
     Column("started_at", BigInteger, nullable=False),
     Column("ended_at", BigInteger, nullable=False),
     Index(None, "site_id", "ended_at", "started_at", "status_id", "agent_id"),  # covering
-    Index(None, "site_id", "agent_id", "ended_at"),
+    Index(  # covering: one agent's sums
+        "ix_status_intervals_by_agent", "site_id", "agent_id", "ended_at", "started_at", "status_id"
+    ),
 )
 
 agent_states = Table(
@@ -218,7 +221,7 @@ busy_intervals = Table(
     Column("started_at", BigInteger, nullable=False),
     Column("ended_at", BigInteger, nullable=False),
     Index(None, "site_id", "ended_at", "started_at", "agent_id"),  # covers Today's sum
-    Index(None, "site_id", "agent_id", "ended_at"),
+    Index("ix_busy_intervals_by_agent", "site_id", "agent_id", "ended_at", "started_at"),
 )
 
 visitors = Table(
@@ -255,6 +258,29 @@ cohort_minutes = Table(
     *[Column(name, BigInteger, nullable=False) for name in COHORT_FIELDS],
 )
 
+# Ended waits per minute of their end and route target ("" where a wait had none).
+wait_minutes = Table(
+    "wait_minutes",
+    metadata,
+    _site(),
+    Column("minute", BigInteger, primary_key=True, autoincrement=False),  # the views' range
+    Column("route_department_key", ID, primary_key=True),
+    Column("route_agent_key", ID, primary_key=True),
+    *[Column(name, BigInteger, nullable=False) for name in WAIT_FIELDS],
+)
+
+# Closed intervals' time per quarter of an hour: kind "b" busy time (status_key ""), kind "s"
+# time in the status `status_key` (domain/rollups.py).
+time_quarters = Table(
+    "time_quarters",
+    metadata,
+    _site(),
+    Column("kind", String(1), primary_key=True),
+    Column("status_key", ID, primary_key=True),
+    Column("quarter", BigInteger, primary_key=True, autoincrement=False),
+    Column("micros", BigInteger, nullable=False),
+)
+
 PROJECTIONS = (
     chats,
     waits,
@@ -265,4 +291,6 @@ PROJECTIONS = (
     visitors,
     invitations,
     cohort_minutes,
+    wait_minutes,
+    time_quarters,
 )

@@ -5,8 +5,9 @@ Both the GET endpoints and the stream use it, so a pushed view is byte for byte 
 
 from __future__ import annotations
 
+import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,11 +94,16 @@ def window_for(engine: Engine, site_id: int, query: ViewQuery, now: int) -> Wind
 class _RightNowCache:
     """RightNow depends on the stored state only, never on the clock: an answer stays right
     until the site stores another event or changes its configuration. Keyed by both, read in
-    the same snapshot as the view, so a cached answer is never older than what it claims."""
+    the same snapshot as the view, so a cached answer is never older than what it claims.
+
+    Single flight: when many requests miss the same key at once (every client of a wallboard
+    right after an event), one computes and the others wait for its answer."""
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
         self._answers: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[Any, ...], threading.Event] = {}
 
     def get(self, key: tuple[Any, ...]) -> Any:
         return self._answers.get(key)
@@ -107,6 +113,33 @@ class _RightNowCache:
             self._answers.clear()  # rare: more (site, department) pairs than slots
         self._answers[key] = value
 
+    def get_or_compute(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        cached = self._answers.get(key)
+        if cached is not None:
+            return cached
+        with self._lock:
+            cached = self._answers.get(key)
+            if cached is not None:
+                return cached
+            pending = self._pending.get(key)
+            leader = pending is None
+            if pending is None:
+                pending = self._pending[key] = threading.Event()
+        if not leader:
+            pending.wait(_FOLLOWER_WAIT_S)
+            cached = self._answers.get(key)
+            return cached if cached is not None else compute()  # the leader failed
+        try:
+            value = compute()
+            self.put(key, value)
+            return value
+        finally:
+            with self._lock:
+                del self._pending[key]
+            pending.set()
+
+
+_FOLLOWER_WAIT_S = 5.0
 
 _right_now_caches: weakref.WeakKeyDictionary[Engine, _RightNowCache] = weakref.WeakKeyDictionary()
 
@@ -125,13 +158,12 @@ def answer(engine: Engine, site_id: int, view: str, query: ViewQuery, now: int) 
         if view == "RightNow":
             version = reads.site_versions(conn, site_id)
             key = (site_id, query.department_id, *version)
-            cache = _right_now_cache(engine)
-            cached = cache.get(key)
-            if cached is None:
-                department = check_department(conn, site_id, query.department_id)
-                cached = right_now(conn, site_id, department)
-                cache.put(key, cached)
-            return cached
+            return _right_now_cache(engine).get_or_compute(
+                key,
+                lambda: right_now(
+                    conn, site_id, check_department(conn, site_id, query.department_id)
+                ),
+            )
         department = check_department(conn, site_id, query.department_id)
         if view == "Queue":
             return queue(conn, site_id, now, department)
