@@ -127,3 +127,47 @@ def test_the_migration_fills_the_sums_as_ingest_keeps_them(site: SiteClient) -> 
     assert migrate.current_revision(engine) == migrate.HEAD
     assert _sums(engine, site.site_id) == kept
     assert replay.check(engine, site.site_id).ok
+
+
+RIGHT_NOW = "/api/v3/livechat/realTime/RightNow"
+
+
+def _agents_figures(site: SiteClient, department: int | None = None) -> tuple[int, int, int]:
+    params = {} if department is None else {"departmentId": uid("dept", department)}
+    body = site.get(RIGHT_NOW, **params)
+    return body["loggedInAgents"], body["agentsInChat"], body["chatUtilization"]
+
+
+def test_live_totals_follow_state_and_configuration(site: SiteClient) -> None:
+    site.department(1, "Sales")
+    site.department(2, "Support")
+    alice = site.agent(1, "Alice", (1, 2), capacity=3)
+    bob = site.agent(2, "Bob", (1,), capacity=2)
+    site.agent(3, "Carol", (2,), capacity=4)
+    status = "agent.status_changed"
+    site.ok_events(
+        ev(status, -600, agentId=uid("agent", 1), statusId=ONLINE),
+        ev(status, -500, agentId=uid("agent", 2), statusId=ONLINE),
+        ev(status, -400, agentId=uid("agent", 3), statusId=AWAY),
+        *_chat(1, -300, -290, 1, None),  # Alice
+        *_chat(2, -300, -280, 2, None),  # Bob
+        *_chat(3, -300, -270, 1, None),  # Alice
+    )
+    # Logged in: Alice and Bob (online), Carol (away); in chat: Alice (2), Bob (1);
+    # online chats 3 over online capacity 3 + 2 = 5: 60 %.
+    assert _agents_figures(site) == (3, 2, 60)
+    assert _agents_figures(site, 1) == (2, 2, 60)  # Alice and Bob
+    assert _agents_figures(site, 2) == (2, 1, 67)  # Alice and Carol: 2 of 3 = 66.7 %
+    bob["departmentIds"] = [uid("dept", 2)]
+    assert site.http.put(f"/api/v3/agents/{uid('agent', 2)}", json=bob).status_code == 200
+    assert _agents_figures(site, 1) == (1, 1, 67)  # Alice alone: 2 of 3
+    assert _agents_figures(site, 2) == (3, 2, 60)  # Alice, Bob, Carol: 3 of 5
+    alice["isActive"] = False
+    assert site.http.put(f"/api/v3/agents/{uid('agent', 1)}", json=alice).status_code == 200
+    assert _agents_figures(site) == (2, 1, 50)  # Bob (1 of 2) and Carol
+    assert _agents_figures(site, 1) == (0, 0, 0)
+    site.ok_events(ev("chat.ended", -10, chatId=uid("chat", 2)))  # Bob's chat ends
+    assert _agents_figures(site) == (2, 0, 0)
+    assert site.http.delete(f"/api/v3/agents/{uid('agent', 3)}").status_code == 204
+    assert _agents_figures(site, 2) == (1, 0, 0)  # Bob only
+    assert replay.check(site.server.engine, site.site_id).ok

@@ -10,6 +10,7 @@ import orjson
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from chatpulse.domain.errors import Conflict, FieldError, InvalidBody
+from chatpulse.store import live_totals
 from chatpulse.store import tables as t
 from chatpulse.store.db import WRITE, write_lock
 
@@ -223,8 +224,9 @@ def insert_agent(engine: Engine, site_id: int, doc: Doc) -> Doc:
         ).first():
             raise Conflict("id", f"agent {doc['id']} already exists")
         _check_agent(conn, site_id, doc)
-        conn.execute(insert(t.agents).values(site_id=site_id, id=doc["id"], **_agent_row(doc)))
-        _set_agent_departments(conn, site_id, doc)
+        with live_totals.tracking(conn, site_id, [doc["id"]]):
+            conn.execute(insert(t.agents).values(site_id=site_id, id=doc["id"], **_agent_row(doc)))
+            _set_agent_departments(conn, site_id, doc)
     return doc
 
 
@@ -239,12 +241,13 @@ def replace_agent(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
         doc["isDeleted"] = old["isDeleted"]
         doc["createdTime"] = old["createdTime"]
         _check_agent(conn, site_id, doc)
-        conn.execute(
-            update(t.agents)
-            .where(t.agents.c.site_id == site_id, t.agents.c.id == doc["id"])
-            .values(**_agent_row(doc))
-        )
-        _set_agent_departments(conn, site_id, doc)
+        with live_totals.tracking(conn, site_id, [doc["id"]]):
+            conn.execute(
+                update(t.agents)
+                .where(t.agents.c.site_id == site_id, t.agents.c.id == doc["id"])
+                .values(**_agent_row(doc))
+            )
+            _set_agent_departments(conn, site_id, doc)
     return doc
 
 
@@ -257,11 +260,12 @@ def delete_agent(engine: Engine, site_id: int, agent_id: str) -> bool:
             return False
         doc = _load(old_text)
         doc["isDeleted"] = True
-        conn.execute(
-            update(t.agents)
-            .where(t.agents.c.site_id == site_id, t.agents.c.id == agent_id)
-            .values(**_agent_row(doc))
-        )
+        with live_totals.tracking(conn, site_id, [agent_id]):
+            conn.execute(
+                update(t.agents)
+                .where(t.agents.c.site_id == site_id, t.agents.c.id == agent_id)
+                .values(**_agent_row(doc))
+            )
     return True
 
 
@@ -350,6 +354,8 @@ def replace_status(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
             .where(t.agent_statuses.c.site_id == site_id, t.agent_statuses.c.id == doc["id"])
             .values(name=doc["name"], type=doc["type"], order=doc["order"])
         )
+        if doc["type"] != row.type:
+            live_totals.recompute(conn, site_id)
     doc["isSystem"] = False
     return doc
 
@@ -370,4 +376,5 @@ def delete_status(engine: Engine, site_id: int, status_id: str) -> bool:
             .where(t.agent_statuses.c.site_id == site_id, t.agent_statuses.c.id == status_id)
             .values(is_deleted=True)
         )
+        live_totals.recompute(conn, site_id)
     return True

@@ -21,7 +21,7 @@ from chatpulse.domain.intervals import union_of
 from chatpulse.domain.projector import Projector
 from chatpulse.domain.rollups import BUSY, STATUS
 from chatpulse.domain.timeutil import format_instant, format_instant_exact
-from chatpulse.store import rollups
+from chatpulse.store import live_totals, rollups
 from chatpulse.store import tables as t
 from chatpulse.store.db import WRITE, add_to_rows, write_lock
 from chatpulse.store.notify import announce
@@ -264,14 +264,15 @@ class IngestTransaction:
             projector.busies.values(),
             BUSY_COLUMNS,
         )
-        _save(
-            conn,
-            site,
-            t.agent_states,
-            ("agent_id",),
-            projector.dirty_agents.values(),
-            AGENT_COLUMNS,
-        )
+        with live_totals.tracking(conn, site, list(projector.dirty_agents)):
+            _save(
+                conn,
+                site,
+                t.agent_states,
+                ("agent_id",),
+                projector.dirty_agents.values(),
+                AGENT_COLUMNS,
+            )
         _save(
             conn,
             site,

@@ -18,7 +18,7 @@ from chatpulse.domain.intervals import union_of
 from chatpulse.domain.rollups import BUSY, STATUS
 from chatpulse.domain.timeutil import UTC, format_instant_exact, is_date_only, parse_iso, to_micros
 from chatpulse.domain.window import load_zone, local_midnight
-from chatpulse.store import rollups
+from chatpulse.store import live_totals, rollups
 from chatpulse.store import tables as t
 from chatpulse.store.db import add_to_rows
 from chatpulse.store.eventlog import IngestTransaction
@@ -156,6 +156,7 @@ def prune(engine: Engine, site_id: int, cutoff: int, batch: int = BATCH) -> Prun
     run(_prune_invitations, _groups(plan.invitations, batch))
     with IngestTransaction(engine, site_id) as tx:  # the sums that went back to zero
         rollups.drop_empty(tx.conn, site_id)
+        live_totals.recompute(tx.conn, site_id)  # agents whose state a prune dropped
         tx.conn.commit()
     return result
 

@@ -33,6 +33,7 @@ from chatpulse.domain.rollups import (
     whole_quarters,
 )
 from chatpulse.domain.statuses import AWAY, OFFLINE, ONLINE
+from chatpulse.store import live_totals
 from chatpulse.store import tables as t
 from chatpulse.store.records import CHAT_COLUMNS, from_row
 
@@ -90,19 +91,7 @@ def department_state(conn: Connection, site_id: int, department_id: str) -> bool
 
 def agent_totals(conn: Connection, site_id: int, department_id: str | None) -> dict[str, int]:
     """Logged-in agents, agents in chat, and the online agents' ongoing chats and capacity."""
-    online = _type() == ONLINE
-    ongoing = func.coalesce(s_.c.ongoing_chats, 0)
-    row = conn.execute(
-        select(
-            _count_if(_type().in_((ONLINE, AWAY))).label("logged_in"),
-            _count_if(ongoing > 0).label("in_chat"),
-            _sum(case((online, ongoing), else_=0)).label("online_chats"),
-            _sum(case((online, a_.c.max_concurrent_chats), else_=0)).label("online_capacity"),
-        )
-        .select_from(_agents_now())
-        .where(*_active(site_id, department_id))
-    ).one()
-    return {key: int(value) for key, value in row._mapping.items()}
+    return live_totals.read(conn, site_id, department_id)
 
 
 def live_chat_counts(
@@ -598,16 +587,7 @@ def ongoing_by_department(conn: Connection, site_id: int) -> dict[str | None, in
 
 def online_capacity_by_department(conn: Connection, site_id: int) -> dict[str, int]:
     """Per department: the capacity of its active agents whose status type is online."""
-    m = t.agent_departments
-    rows = conn.execute(
-        select(m.c.department_id, _sum(a_.c.max_concurrent_chats))
-        .select_from(
-            _agents_now().join(m, and_(m.c.site_id == a_.c.site_id, m.c.agent_id == a_.c.id))
-        )
-        .where(*_active(site_id, None), _type() == ONLINE)
-        .group_by(m.c.department_id)
-    )
-    return {row[0]: int(row[1]) for row in rows}
+    return live_totals.online_capacity_by_department(conn, site_id)
 
 
 def agent_docs(conn: Connection, site_id: int, agent_ids: Sequence[str]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from chatpulse.store import tables as t
 from chatpulse.store.eventlog import IngestTransaction
 
 CHUNK = 1000
-SUMS = (t.cohort_minutes, t.wait_minutes, t.time_quarters)  # rows at zero sum nothing
+SUMS = (t.cohort_minutes, t.wait_minutes, t.time_quarters, t.live_totals)  # zero rows: nothing
 
 
 class ReplayError(Exception):

@@ -281,6 +281,18 @@ time_quarters = Table(
     Column("micros", BigInteger, nullable=False),
 )
 
+# The agents' live state summed, per site ("") and department (store/live_totals.py).
+live_totals = Table(
+    "live_totals",
+    metadata,
+    _site(),
+    Column("department_key", ID, primary_key=True),
+    *[
+        Column(name, BigInteger, nullable=False)
+        for name in ("logged_in", "in_chat", "online_chats", "online_capacity")
+    ],
+)
+
 PROJECTIONS = (
     chats,
     waits,
@@ -293,4 +305,5 @@ PROJECTIONS = (
     cohort_minutes,
     wait_minutes,
     time_quarters,
+    live_totals,
 )

@@ -1,12 +1,13 @@
-"""per-quarter sums of closed intervals' time, per-minute sums of ended waits
+"""per-quarter sums of closed intervals' time, per-minute sums of ended waits, live totals
 
 Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-25 12:20:00
 
-Adds two projections (store/tables.py: time_quarters, wait_minutes) and fills them from the rows
-already stored. Old workers do not keep them: stop ingest while this runs and until every worker
-runs the new release, or run `chatpulse rebuild` afterwards (docs/operations.md, Upgrades).
+Adds three projections (store/tables.py: time_quarters, wait_minutes, live_totals) and fills them
+from the rows already stored. Old workers do not keep them: stop ingest and configuration writes
+while this runs and until every worker runs the new release, or run `chatpulse rebuild` for every
+site afterwards (docs/operations.md, Upgrades).
 """
 
 from __future__ import annotations
@@ -50,6 +51,16 @@ def upgrade() -> None:
             "site_id", "kind", "status_key", "quarter", name=op.f("pk_time_quarters")
         ),
     )
+    op.create_table(
+        "live_totals",
+        sa.Column("site_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("department_key", sa.String(length=36), nullable=False),
+        sa.Column("logged_in", sa.BigInteger(), nullable=False),
+        sa.Column("in_chat", sa.BigInteger(), nullable=False),
+        sa.Column("online_chats", sa.BigInteger(), nullable=False),
+        sa.Column("online_capacity", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("site_id", "department_key", name=op.f("pk_live_totals")),
+    )
     # An agent's intervals: covering indexes, so that SQLite sums a department's agents from
     # the index rather than scanning the day's intervals of every agent.
     op.drop_index("ix_status_intervals_site_id_agent_id_ended_at", table_name="status_intervals")
@@ -64,11 +75,12 @@ def upgrade() -> None:
         "busy_intervals",
         ["site_id", "agent_id", "ended_at", "started_at"],
     )
-    from chatpulse.store import rollups
+    from chatpulse.store import live_totals, rollups
 
     conn = op.get_bind()
     for (site_id,) in conn.execute(sa.text("SELECT id FROM sites ORDER BY id")):
         rollups.recompute(conn, int(site_id))
+        live_totals.recompute(conn, int(site_id))
 
 
 def downgrade() -> None:
@@ -86,5 +98,6 @@ def downgrade() -> None:
         "status_intervals",
         ["site_id", "agent_id", "ended_at"],
     )
+    op.drop_table("live_totals")
     op.drop_table("time_quarters")
     op.drop_table("wait_minutes")
