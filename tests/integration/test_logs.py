@@ -116,11 +116,12 @@ def test_an_unexpected_error_is_logged_with_its_traceback_and_the_client_gets_a_
 ) -> None:
     _, token = tenant(engine)
     headers = {"Authorization": f"Bearer {token}"}
-    _rename(engine, "visitors", "visitors_moved")  # a broken schema: nothing a request can fix
+    # A broken schema (the table RightNow reads, renamed): nothing a request can fix.
+    _rename(engine, "live_totals", "live_totals_moved")
     try:
         failed = httpx.get(proc.url + RIGHT_NOW, headers=headers)
     finally:
-        _rename(engine, "visitors_moved", "visitors")
+        _rename(engine, "live_totals_moved", "live_totals")
     assert failed.status_code == 500
     assert failed.headers["content-type"] == "application/problem+json"
     assert failed.json() == {
@@ -145,7 +146,7 @@ def test_an_unexpected_error_is_logged_with_its_traceback_and_the_client_gets_a_
     assert (error["method"], error["route"]) == ("GET", RIGHT_NOW)
     assert error["error"] in ("OperationalError", "ProgrammingError")
     assert error["traceback"].startswith("Traceback (most recent call last):")
-    assert "visitors" in error["traceback"]
+    assert "live_totals" in error["traceback"]
     assert requests_logged(entries)[request_id]["status"] == 500
 
 

@@ -70,11 +70,25 @@ def test_check_finds_damage_and_rebuild_repairs_it(
             {"s": site.site_id},
         )
         conn.execute(text("DELETE FROM visitors WHERE site_id = :s"), {"s": site.site_id})
+        conn.execute(  # the running count RightNow reads
+            text(
+                "UPDATE live_totals SET visitors_on_site = visitors_on_site + 5"
+                " WHERE site_id = :s AND department_key = ''"
+            ),
+            {"s": site.site_id},
+        )
+        # RightNow answers from a cache keyed by the site's versions, which damage behind the
+        # server's back does not move; a restarted server would show it at once.
+        conn.execute(
+            text("UPDATE sites SET config_version = config_version + 1 WHERE id = :s"),
+            {"s": site.site_id},
+        )
     result = _run("check", "--database", database_url)
     assert result.returncode == 1
     assert _ours(result.stdout, site, other_site) == [
         f"site {site.site_id}: chats: {ongoing} rows missing, {ongoing} rows not in the replay",
         f"site {site.site_id}: visitors: {visitors} rows missing, 0 rows not in the replay",
+        f"site {site.site_id}: live_totals: 1 rows missing, 1 rows not in the replay",
         f"site {other_site.site_id}: ok (0 events replayed)",
     ]
     assert _views(site) != before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from enum import Enum
@@ -91,10 +92,17 @@ class Event:
         )
 
 
+_CANONICAL_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+
+
 def normalize_uuid(value: Any) -> str | None:
     """Canonical lower-case UUID text, or None when `value` is not a UUID string."""
     if not isinstance(value, str) or not 32 <= len(value) <= 45:
         return None
+    if _CANONICAL_UUID.fullmatch(value):  # the usual form: no need to parse it
+        return value.lower()
     try:
         return str(uuid.UUID(value))
     except ValueError:

@@ -127,6 +127,12 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=OFF")
+        # A 32 MiB page cache per connection (the default is 2 MiB) and a checkpoint every
+        # ~40 MiB of WAL instead of ~4 MiB: pages that many commits touch (indexes, projection
+        # rows) are written back once per checkpoint. Batched ingest: ~15 % faster
+        # (docs/performance.md).
+        cursor.execute("PRAGMA cache_size=-32768")
+        cursor.execute("PRAGMA wal_autocheckpoint=10000")
         cursor.close()
 
     @event.listens_for(engine, "begin")

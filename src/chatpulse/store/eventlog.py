@@ -54,6 +54,10 @@ class IngestTransaction:
         self.last_sequence = 0
         # Each loaded chat's share of the Today sums before the batch: (department, minute, sums).
         self._cohort_before: dict[str, tuple[str | None, int, tuple[int, ...]]] = {}
+        # Each loaded agent's status and ongoing chats before the batch (its live totals share).
+        self._live_before: dict[str, tuple[str | None, int]] = {}
+        self._chats_before: dict[str, live_totals.ChatState] = {}
+        self._on_site_before: dict[str, bool] = {}
 
     def __enter__(self) -> IngestTransaction:
         self._lock.__enter__()
@@ -143,9 +147,14 @@ class IngestTransaction:
             chat_id: (c.cohort_department_id, minute_of(c.requested_at), contribution(c))
             for chat_id, c in chats.items()
         }
+        self._chats_before = {
+            chat_id: (c.state, c.department_id, c.route_department_id)
+            for chat_id, c in chats.items()
+        }
         agent_ids.update(c.agent_id for c in chats.values() if c.agent_id is not None)
         known_agents: set[str] = set()
         agents: dict[str, AgentLive] = {}
+        self._live_before = {}
         if agent_ids:
             rows = conn.execute(
                 select(t.agents.c.id, *[t.agent_states.c[c] for c in AGENT_COLUMNS[1:]])
@@ -165,6 +174,7 @@ class IngestTransaction:
                 if row.status_no is not None:
                     mapping = {**row._mapping, "agent_id": row.id}
                     agents[row.id] = from_row(AgentLive, mapping, AGENT_COLUMNS)
+                    self._live_before[row.id] = (row.status_id, row.ongoing_chats)
         known_departments: set[str] = set()
         if department_ids:
             known_departments = set(
@@ -183,6 +193,7 @@ class IngestTransaction:
             row.visitor_id: from_row(VisitorRecord, row._mapping, VISITOR_COLUMNS)
             for row in _in_chunks(conn, t.visitors, t.visitors.c.visitor_id, site, visitor_ids)
         }
+        self._on_site_before = {v: visitor.on_site for v, visitor in visitors.items()}
         invitations = {
             row.invitation_id: from_row(InvitationRecord, row._mapping, INVITATION_COLUMNS)
             for row in _in_chunks(
@@ -264,7 +275,12 @@ class IngestTransaction:
             projector.busies.values(),
             BUSY_COLUMNS,
         )
-        with live_totals.tracking(conn, site, list(projector.dirty_agents)):
+        moved = [
+            agent_id
+            for agent_id, agent in projector.dirty_agents.items()
+            if self._live_before.get(agent_id) != (agent.status_id, agent.ongoing_chats)
+        ]
+        with live_totals.tracking(conn, site, moved):
             _save(
                 conn,
                 site,
@@ -288,6 +304,21 @@ class IngestTransaction:
             ("invitation_id",),
             projector.dirty_invitations.values(),
             INVITATION_COLUMNS,
+        )
+        live_totals.add_moves(
+            conn,
+            site,
+            (
+                (
+                    self._chats_before.get(c.chat_id),
+                    (c.state, c.department_id, c.route_department_id),
+                )
+                for c in projector.dirty_chats.values()
+            ),
+            (
+                (self._on_site_before.get(v.visitor_id, False), v.on_site)
+                for v in projector.dirty_visitors.values()
+            ),
         )
         # Ended waits and closed intervals are final: each is summed once, when it closes.
         rollups.add_waits(

@@ -1,25 +1,34 @@
-"""Running totals of the agents' live state, per site ("") and per department: logged-in agents,
-agents in chat, and the online agents' ongoing chats and capacity (RightNow; Queue's capacity).
+"""Running totals of the live state, per site ("") and per department: logged-in agents, agents
+in chat, the online agents' ongoing chats and capacity; chats with the bot, waiting (by route
+department) and ongoing (by department); visitors on site (site only). RightNow reads one row;
+Queue reads the capacity and ongoing chats per department.
 
-They depend on stored state (each agent's status and ongoing chats) and on configuration (an
-agent's activity, capacity and departments; a status's type). Every writer keeps them:
-ingest and agent writes move them by the difference of the agents they touch, before and after
-(`tracking`); a change of a status's type recomputes the site (`recompute`).
+The agents' figures depend on stored state (each agent's status and ongoing chats) and on
+configuration (an agent's activity, capacity and departments; a status's type). Every writer
+keeps them: ingest and agent writes move them by the difference of the agents they touch,
+before and after (`tracking`); a change of a status's type recomputes the site (`recompute`).
+Ingest moves the chat and visitor counts by each changed chat's and visitor's state before and
+after the batch (`add_moves`). Counting rows instead would read index entries of every version
+of those often-updated rows that PostgreSQL has not vacuumed yet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, func, insert, select
+from sqlalchemy import Connection, and_, delete, func, select
 
-from chatpulse.domain.statuses import AWAY, OFFLINE, ONLINE
+from chatpulse.domain.chat import BOT, ONGOING, WAITING
+from chatpulse.domain.statuses import AWAY, ONLINE
 from chatpulse.store import tables as t
 from chatpulse.store.db import add_to_rows
 
 FIELDS = ("logged_in", "in_chat", "online_chats", "online_capacity")
+CHAT_FIELDS = ("bot_chats", "waiting_chats", "ongoing_chats")
+COLUMNS = (*FIELDS, *CHAT_FIELDS, "visitors_on_site")
+ChatState = tuple[str, str | None, str | None]  # (state, department, route department)
 Totals = tuple[int, int, int, int]
 ZERO: Totals = (0, 0, 0, 0)
 _CHUNK = 500
@@ -33,44 +42,60 @@ def _agents_now() -> Any:
     )
 
 
-def _sums() -> list[Any]:
-    kind = func.coalesce(st_.c.type, OFFLINE)
-    online = kind == ONLINE
-    ongoing = func.coalesce(s_.c.ongoing_chats, 0)
-    return [
-        func.coalesce(func.sum(case((kind.in_((ONLINE, AWAY)), 1), else_=0)), 0),
-        func.coalesce(func.sum(case((ongoing > 0, 1), else_=0)), 0),
-        func.coalesce(func.sum(case((online, ongoing), else_=0)), 0),
-        func.coalesce(func.sum(case((online, a_.c.max_concurrent_chats), else_=0)), 0),
-    ]
-
-
 def compute(
     conn: Connection, site_id: int, agent_ids: Sequence[str] | None = None
 ) -> dict[str, Totals]:
     """The totals of the site's active agents (only of `agent_ids`, when given), per key."""
+    if agent_ids is None:
+        return _aggregate(conn, site_id, None)
     out: dict[str, Totals] = {}
-    chunks: list[Sequence[str] | None] = (
-        [None]
-        if agent_ids is None
-        else [agent_ids[i : i + _CHUNK] for i in range(0, len(agent_ids), _CHUNK)]
-    )
-    for chunk in chunks:
-        active = [a_.c.site_id == site_id, a_.c.is_deleted.is_(False), a_.c.is_active.is_(True)]
-        if chunk is not None:
-            active.append(a_.c.id.in_(chunk))
-        site_row = conn.execute(select(*_sums()).select_from(_agents_now()).where(*active)).one()
-        _add(out, "", tuple(int(v) for v in site_row))
-        by_department = (
-            select(m_.c.department_id, *_sums())
-            .select_from(
-                _agents_now().join(m_, and_(m_.c.site_id == a_.c.site_id, m_.c.agent_id == a_.c.id))
-            )
-            .where(*active)
-            .group_by(m_.c.department_id)
+    for i in range(0, len(agent_ids), _CHUNK):
+        for key, values in _aggregate(conn, site_id, agent_ids[i : i + _CHUNK]).items():
+            _add(out, key, values)
+    return out
+
+
+def _aggregate(
+    conn: Connection, site_id: int, agent_ids: Sequence[str] | None
+) -> dict[str, Totals]:
+    """One row per active agent and department it is in (or none), summed here: the sums of
+    every key in one query."""
+    conditions = [a_.c.site_id == site_id, a_.c.is_deleted.is_(False), a_.c.is_active.is_(True)]
+    if agent_ids is not None:
+        conditions.append(a_.c.id.in_(agent_ids))
+    rows = conn.execute(
+        select(
+            a_.c.id,
+            m_.c.department_id,
+            st_.c.type,
+            s_.c.ongoing_chats,
+            a_.c.max_concurrent_chats,
         )
-        for department, *values in conn.execute(by_department):
-            _add(out, department, tuple(int(v) for v in values))
+        .select_from(
+            _agents_now().outerjoin(
+                m_, and_(m_.c.site_id == a_.c.site_id, m_.c.agent_id == a_.c.id)
+            )
+        )
+        .where(*conditions)
+    )
+    out: dict[str, Totals] = {}
+    counted: set[str] = set()
+    for agent_id, department_id, kind, ongoing, capacity in rows:
+        ongoing = ongoing or 0
+        online = kind == ONLINE
+        share = (
+            int(kind in (ONLINE, AWAY)),
+            int(ongoing > 0),
+            ongoing if online else 0,
+            capacity if online else 0,
+        )
+        if not any(share):
+            continue
+        if agent_id not in counted:  # the site's key once per agent
+            counted.add(agent_id)
+            _add(out, "", share)
+        if department_id is not None:
+            _add(out, department_id, share)
     return out
 
 
@@ -79,52 +104,109 @@ def _add(out: dict[str, Totals], key: str, values: tuple[int, ...]) -> None:
     out[key] = (old[0] + values[0], old[1] + values[1], old[2] + values[2], old[3] + values[3])
 
 
+def _add_rows(conn: Connection, site_id: int, deltas: dict[str, dict[str, int]]) -> None:
+    rows = [
+        {"site_id": site_id, "department_key": key} | {c: values.get(c, 0) for c in COLUMNS}
+        for key, values in deltas.items()
+        if any(values.values())
+    ]
+    add_to_rows(conn, t.live_totals, ("site_id", "department_key"), rows)
+
+
 @contextmanager
 def tracking(conn: Connection, site_id: int, agent_ids: Sequence[str]) -> Iterator[None]:
-    """Move the totals by what the block changes about these agents."""
+    """Move the agents' totals by what the block changes about these agents."""
     if not agent_ids:
         yield
         return
     before = compute(conn, site_id, agent_ids)
     yield
     after = compute(conn, site_id, agent_ids)
-    rows = []
+    deltas: dict[str, dict[str, int]] = {}
     for key in before.keys() | after.keys():
         old, new = before.get(key, ZERO), after.get(key, ZERO)
-        delta = tuple(n - o for n, o in zip(new, old, strict=True))
-        if any(delta):
-            rows.append(
-                {"site_id": site_id, "department_key": key} | dict(zip(FIELDS, delta, strict=True))
-            )
-    add_to_rows(conn, t.live_totals, ("site_id", "department_key"), rows)
+        deltas[key] = {f: n - o for f, n, o in zip(FIELDS, new, old, strict=True)}
+    _add_rows(conn, site_id, deltas)
+
+
+def _chat_shares(chat: ChatState) -> list[tuple[str, str]]:
+    """(key, field) a chat in this state counts in: waiting ones by route department."""
+    state, department, route = chat
+    if state == BOT:
+        field, key = "bot_chats", department
+    elif state == WAITING:
+        field, key = "waiting_chats", route
+    elif state == ONGOING:
+        field, key = "ongoing_chats", department
+    else:
+        return []
+    return [("", field), (key, field)] if key else [("", field)]
+
+
+def add_moves(
+    conn: Connection,
+    site_id: int,
+    chats: Iterable[tuple[ChatState | None, ChatState]],
+    visitors: Iterable[tuple[bool, bool]],
+) -> None:
+    """Move the chat and visitor counts: (before, after) of each changed chat (before None for
+    a new one) and (on site before, on site after) of each changed visitor."""
+    deltas: dict[str, dict[str, int]] = {}
+    for before, after in chats:
+        if before == after:
+            continue
+        for sign, state in ((-1, before), (1, after)):
+            if state is not None:
+                for key, field in _chat_shares(state):
+                    row = deltas.setdefault(key, {})
+                    row[field] = row.get(field, 0) + sign
+    on_site = sum(int(after) - int(before) for before, after in visitors)
+    if on_site:
+        deltas.setdefault("", {})["visitors_on_site"] = on_site
+    _add_rows(conn, site_id, deltas)
 
 
 def recompute(conn: Connection, site_id: int) -> None:
     """The site's totals from scratch."""
     conn.execute(delete(t.live_totals).where(t.live_totals.c.site_id == site_id))
-    rows = [
-        {"site_id": site_id, "department_key": key} | dict(zip(FIELDS, values, strict=True))
-        for key, values in compute(conn, site_id).items()
-        if any(values)
-    ]
-    if rows:
-        conn.execute(insert(t.live_totals), rows)
+    deltas: dict[str, dict[str, int]] = {}
+    for key, values in compute(conn, site_id).items():
+        deltas[key] = dict(zip(FIELDS, values, strict=True))
+    c = t.chats
+    rows = conn.execute(
+        select(c.c.state, c.c.department_id, c.c.route_department_id, func.count())
+        .where(c.c.site_id == site_id, c.c.state.in_((BOT, WAITING, ONGOING)))
+        .group_by(c.c.state, c.c.department_id, c.c.route_department_id)
+    )
+    for state, department, route, count in rows:
+        for key, field in _chat_shares((state, department, route)):
+            row = deltas.setdefault(key, {})
+            row[field] = row.get(field, 0) + int(count)
+    v = t.visitors
+    on_site = conn.execute(
+        select(func.count()).where(v.c.site_id == site_id, v.c.on_site.is_(True))
+    ).scalar_one()
+    deltas.setdefault("", {})["visitors_on_site"] = int(on_site)
+    _add_rows(conn, site_id, deltas)
 
 
 def read(conn: Connection, site_id: int, department_id: str | None) -> dict[str, int]:
+    """Every column of one key (zeros when nothing was ever counted there)."""
     r = t.live_totals
     row = conn.execute(
-        select(*[r.c[name] for name in FIELDS]).where(
+        select(*[r.c[name] for name in COLUMNS]).where(
             r.c.site_id == site_id, r.c.department_key == (department_id or "")
         )
     ).first()
-    return dict(zip(FIELDS, (int(v) for v in row) if row else ZERO, strict=True))
+    values = (int(v) for v in row) if row is not None else (0 for _ in COLUMNS)
+    return dict(zip(COLUMNS, values, strict=True))
 
 
-def online_capacity_by_department(conn: Connection, site_id: int) -> dict[str, int]:
+def by_department(conn: Connection, site_id: int, column: str) -> dict[str, int]:
+    """One column per department key (the site's own row left out)."""
     r = t.live_totals
     rows = conn.execute(
-        select(r.c.department_key, r.c.online_capacity).where(
+        select(r.c.department_key, r.c[column]).where(
             r.c.site_id == site_id, r.c.department_key != ""
         )
     )

@@ -91,27 +91,16 @@ def department_state(conn: Connection, site_id: int, department_id: str) -> bool
 
 def agent_totals(conn: Connection, site_id: int, department_id: str | None) -> dict[str, int]:
     """Logged-in agents, agents in chat, and the online agents' ongoing chats and capacity."""
-    return live_totals.read(conn, site_id, department_id)
+    row = live_totals.read(conn, site_id, department_id)
+    return {name: row[name] for name in live_totals.FIELDS}
 
 
 def live_chat_counts(
     conn: Connection, site_id: int, department_id: str | None = None
 ) -> dict[str, int]:
     """Chats with the bot, waiting and ongoing; by department: waiting ones by route target."""
-    c = t.chats
-    query = select(c.c.state, func.count()).where(
-        c.c.site_id == site_id, c.c.state.in_((BOT, WAITING, ONGOING))
-    )
-    if department_id is not None:
-        query = query.where(
-            case(
-                (c.c.state == WAITING, c.c.route_department_id),
-                else_=c.c.department_id,
-            )
-            == department_id
-        )
-    counts = {row[0]: int(row[1]) for row in conn.execute(query.group_by(c.c.state))}
-    return {state: counts.get(state, 0) for state in (BOT, WAITING, ONGOING)}
+    row = live_totals.read(conn, site_id, department_id)
+    return {BOT: row["bot_chats"], WAITING: row["waiting_chats"], ONGOING: row["ongoing_chats"]}
 
 
 def site_versions(conn: Connection, site_id: int) -> tuple[int, int]:
@@ -123,13 +112,7 @@ def site_versions(conn: Connection, site_id: int) -> tuple[int, int]:
 
 
 def visitors_on_site(conn: Connection, site_id: int) -> int:
-    return int(
-        conn.execute(
-            select(func.count()).where(
-                t.visitors.c.site_id == site_id, t.visitors.c.on_site.is_(True)
-            )
-        ).scalar_one()
-    )
+    return live_totals.read(conn, site_id, None)["visitors_on_site"]
 
 
 # ---------------------------------------------------------------- Agents
@@ -576,18 +559,18 @@ def ended_wait_totals(conn: Connection, site_id: int, now: int) -> list[WaitTota
 
 
 def ongoing_by_department(conn: Connection, site_id: int) -> dict[str | None, int]:
-    c = t.chats
-    rows = conn.execute(
-        select(c.c.department_id, func.count())
-        .where(c.c.site_id == site_id, c.c.state == ONGOING)
-        .group_by(c.c.department_id)
-    )
-    return {row[0]: int(row[1]) for row in rows}
+    """Ongoing chats per department; under None those without one (the site's count less every
+    department's: a chat counts in one department at most)."""
+    counts: dict[str | None, int] = {}
+    counts.update(live_totals.by_department(conn, site_id, "ongoing_chats"))
+    total = live_totals.read(conn, site_id, None)["ongoing_chats"]
+    counts[None] = total - sum(counts.values())
+    return counts
 
 
 def online_capacity_by_department(conn: Connection, site_id: int) -> dict[str, int]:
     """Per department: the capacity of its active agents whose status type is online."""
-    return live_totals.online_capacity_by_department(conn, site_id)
+    return live_totals.by_department(conn, site_id, "online_capacity")
 
 
 def agent_docs(conn: Connection, site_id: int, agent_ids: Sequence[str]) -> dict[str, Any]:

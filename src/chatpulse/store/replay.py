@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, select, update
 
 from chatpulse.domain.events import Event
 from chatpulse.domain.intervals import union_of
@@ -44,6 +44,12 @@ def rebuild(engine: Engine, site_id: int) -> int:
     Holds the site's write lock throughout, so ingest into this site waits."""
     with IngestTransaction(engine, site_id) as tx:
         count = _replay(tx)
+        # Views cached by (last sequence, configuration version) must not outlive the rebuild.
+        tx.conn.execute(
+            update(t.sites)
+            .where(t.sites.c.id == site_id)
+            .values(config_version=t.sites.c.config_version + 1)
+        )
         tx.conn.commit()
     return count
 

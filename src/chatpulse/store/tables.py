@@ -92,6 +92,7 @@ agent_departments = Table(
     _site(),
     Column("department_id", ID, primary_key=True),
     Column("agent_id", ID, primary_key=True),
+    Index("ix_agent_departments_by_agent", "site_id", "agent_id", "department_id"),  # covering
 )
 
 agent_statuses = Table(
@@ -289,7 +290,16 @@ live_totals = Table(
     Column("department_key", ID, primary_key=True),
     *[
         Column(name, BigInteger, nullable=False)
-        for name in ("logged_in", "in_chat", "online_chats", "online_capacity")
+        for name in (
+            "logged_in",
+            "in_chat",
+            "online_chats",
+            "online_capacity",
+            "bot_chats",
+            "waiting_chats",
+            "ongoing_chats",
+            "visitors_on_site",
+        )
     ],
 )
 

@@ -59,6 +59,10 @@ def upgrade() -> None:
         sa.Column("in_chat", sa.BigInteger(), nullable=False),
         sa.Column("online_chats", sa.BigInteger(), nullable=False),
         sa.Column("online_capacity", sa.BigInteger(), nullable=False),
+        sa.Column("bot_chats", sa.BigInteger(), nullable=False),
+        sa.Column("waiting_chats", sa.BigInteger(), nullable=False),
+        sa.Column("ongoing_chats", sa.BigInteger(), nullable=False),
+        sa.Column("visitors_on_site", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("site_id", "department_key", name=op.f("pk_live_totals")),
     )
     # An agent's intervals: covering indexes, so that SQLite sums a department's agents from
@@ -75,6 +79,11 @@ def upgrade() -> None:
         "busy_intervals",
         ["site_id", "agent_id", "ended_at", "started_at"],
     )
+    op.create_index(  # an agent's departments (live totals join them per agent)
+        "ix_agent_departments_by_agent",
+        "agent_departments",
+        ["site_id", "agent_id", "department_id"],
+    )
     from chatpulse.store import live_totals, rollups
 
     conn = op.get_bind()
@@ -84,6 +93,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_agent_departments_by_agent", "agent_departments")
     op.drop_index("ix_busy_intervals_by_agent", "busy_intervals")
     op.create_index(
         "ix_busy_intervals_site_id_agent_id_ended_at",
