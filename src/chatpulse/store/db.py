@@ -157,11 +157,23 @@ def add_to_rows(
     """Insert rows, or add their values to the rows already there with the same keys."""
     if not rows:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table)
-    values = [c.name for c in table.columns if c.name not in keys]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={name: table.c[name] + stmt.excluded[name] for name in values},
-    )
-    conn.execute(stmt, rows)
+    conn.execute(_upsert(conn.dialect.name, table, keys), rows)
+
+
+_UPSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+def _upsert(dialect_name: str, table: Table, keys: tuple[str, ...]) -> Any:
+    """The statement of add_to_rows, built once per table: building it costs more than running
+    it for a few rows (a single-event ingest adds to several sums)."""
+    cache_key = (dialect_name, table.name, keys)
+    stmt = _UPSERTS.get(cache_key)
+    if stmt is None:
+        dialect = postgresql if dialect_name == "postgresql" else sqlite
+        insert = dialect.insert(table)
+        values = [c.name for c in table.columns if c.name not in keys]
+        stmt = _UPSERTS[cache_key] = insert.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={name: table.c[name] + insert.excluded[name] for name in values},
+        )
+    return stmt

@@ -184,11 +184,13 @@ class IngestTransaction:
                     )
                 ).scalars()
             )
-        known_statuses = set(
-            conn.execute(
-                select(t.agent_statuses.c.id).where(t.agent_statuses.c.site_id == site)
-            ).scalars()
-        )
+        known_statuses: set[str] = set()
+        if any(ev.type == "agent.status_changed" for ev in events):  # only they name a status
+            known_statuses = set(
+                conn.execute(
+                    select(t.agent_statuses.c.id).where(t.agent_statuses.c.site_id == site)
+                ).scalars()
+            )
         visitors = {
             row.visitor_id: from_row(VisitorRecord, row._mapping, VISITOR_COLUMNS)
             for row in _in_chunks(conn, t.visitors, t.visitors.c.visitor_id, site, visitor_ids)

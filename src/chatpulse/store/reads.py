@@ -15,12 +15,9 @@ from sqlalchemy import Connection, Select, and_, case, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from chatpulse.domain.chat import (
-    BOT,
-    ONGOING,
     OPEN,
     WAIT_ABANDONED,
     WAIT_SWITCHED,
-    WAITING,
     ChatRecord,
 )
 from chatpulse.domain.cohort import COHORT_FIELDS, MINUTE, ZERO, add, contribution
@@ -95,12 +92,9 @@ def agent_totals(conn: Connection, site_id: int, department_id: str | None) -> d
     return {name: row[name] for name in live_totals.FIELDS}
 
 
-def live_chat_counts(
-    conn: Connection, site_id: int, department_id: str | None = None
-) -> dict[str, int]:
-    """Chats with the bot, waiting and ongoing; by department: waiting ones by route target."""
-    row = live_totals.read(conn, site_id, department_id)
-    return {BOT: row["bot_chats"], WAITING: row["waiting_chats"], ONGOING: row["ongoing_chats"]}
+def site_zone(conn: Connection, site_id: int) -> str | None:
+    zone = conn.execute(select(t.sites.c.time_zone).where(t.sites.c.id == site_id)).scalar()
+    return None if zone is None else str(zone)
 
 
 def site_versions(conn: Connection, site_id: int) -> tuple[int, int]:
@@ -109,10 +103,6 @@ def site_versions(conn: Connection, site_id: int) -> tuple[int, int]:
         select(t.sites.c.last_sequence, t.sites.c.config_version).where(t.sites.c.id == site_id)
     ).one()
     return int(row[0]), int(row[1])
-
-
-def visitors_on_site(conn: Connection, site_id: int) -> int:
-    return live_totals.read(conn, site_id, None)["visitors_on_site"]
 
 
 # ---------------------------------------------------------------- Agents

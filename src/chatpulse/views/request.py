@@ -11,11 +11,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from chatpulse.domain.errors import BadParameter
 from chatpulse.domain.window import Window, resolve_window
-from chatpulse.store import reads, sites
+from chatpulse.store import reads
 from chatpulse.store.db import read_connection
 from chatpulse.views.agents import agents_page
 from chatpulse.views.common import check_department
@@ -81,11 +81,10 @@ def bool_param(name: str, text: str | None) -> bool:
     raise BadParameter(name, "must be true or false")
 
 
-def window_for(engine: Engine, site_id: int, query: ViewQuery, now: int) -> Window:
+def window_for(conn: Connection, site_id: int, query: ViewQuery, now: int) -> Window:
     site_zone = "UTC"
     if query.time_zone is None and query.utc_offset is None:
-        site = sites.get_site(engine, site_id)
-        site_zone = site.time_zone if site else "UTC"
+        site_zone = reads.site_zone(conn, site_id) or "UTC"
     return resolve_window(
         now, site_zone, query.time_zone, query.utc_offset, query.start_time, query.end_time
     )
@@ -153,8 +152,8 @@ def _right_now_cache(engine: Engine) -> _RightNowCache:
 
 def answer(engine: Engine, site_id: int, view: str, query: ViewQuery, now: int) -> Any:
     """The JSON of one view, as GET returns it."""
-    window = window_for(engine, site_id, query, now) if view in WINDOWED else None
     with read_connection(engine) as conn:
+        window = window_for(conn, site_id, query, now) if view in WINDOWED else None
         if view == "RightNow":
             version = reads.site_versions(conn, site_id)
             key = (site_id, query.department_id, *version)

@@ -7,21 +7,21 @@ from typing import Any
 from sqlalchemy import Connection
 
 from chatpulse.domain.arith import percent_int
-from chatpulse.domain.chat import BOT, ONGOING, WAITING
-from chatpulse.store import reads
+from chatpulse.store import live_totals
 
 
 def right_now(conn: Connection, site_id: int, department_id: str | None) -> dict[str, Any]:
-    agents = reads.agent_totals(conn, site_id, department_id)
-    chats = reads.live_chat_counts(conn, site_id, department_id)
-    with_agent, with_bot = chats[ONGOING], chats[BOT]
+    """One row of running totals (two for a department: visitors on site are the site's)."""
+    row = live_totals.read(conn, site_id, department_id)
+    site = row if department_id is None else live_totals.read(conn, site_id, None)
+    with_agent, with_bot = row["ongoing_chats"], row["bot_chats"]
     return {
-        "loggedInAgents": agents["logged_in"],
-        "agentsInChat": agents["in_chat"],
-        "chatUtilization": percent_int(agents["online_chats"], agents["online_capacity"]),
-        "visitorOnSite": reads.visitors_on_site(conn, site_id),
+        "loggedInAgents": row["logged_in"],
+        "agentsInChat": row["in_chat"],
+        "chatUtilization": percent_int(row["online_chats"], row["online_capacity"]),
+        "visitorOnSite": site["visitors_on_site"],
         "ongoingChats": with_agent + with_bot,
         "ongoingChatsWithAgent": with_agent,
-        "currentQueueLength": chats[WAITING],
+        "currentQueueLength": row["waiting_chats"],
         "ongoingChatsWithBot": with_bot,
     }
