@@ -202,12 +202,10 @@ def read(conn: Connection, site_id: int, department_id: str | None) -> dict[str,
     return dict(zip(COLUMNS, values, strict=True))
 
 
-def by_department(conn: Connection, site_id: int, column: str) -> dict[str, int]:
-    """One column per department key (the site's own row left out)."""
+def read_all(conn: Connection, site_id: int) -> dict[str, dict[str, int]]:
+    """Every key's row ("" the site's)."""
     r = t.live_totals
     rows = conn.execute(
-        select(r.c.department_key, r.c[column]).where(
-            r.c.site_id == site_id, r.c.department_key != ""
-        )
+        select(r.c.department_key, *[r.c[name] for name in COLUMNS]).where(r.c.site_id == site_id)
     )
-    return {row[0]: int(row[1]) for row in rows}
+    return {row[0]: dict(zip(COLUMNS, (int(v) for v in row[1:]), strict=True)) for row in rows}

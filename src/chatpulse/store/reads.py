@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, and_, case, func, literal, select
+from sqlalchemy import Connection, Select, and_, case, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from chatpulse.domain.chat import (
@@ -30,7 +30,6 @@ from chatpulse.domain.rollups import (
     whole_quarters,
 )
 from chatpulse.domain.statuses import AWAY, OFFLINE, ONLINE
-from chatpulse.store import live_totals
 from chatpulse.store import tables as t
 from chatpulse.store.records import CHAT_COLUMNS, from_row
 
@@ -84,12 +83,6 @@ def department_state(conn: Connection, site_id: int, department_id: str) -> bool
 
 
 # ---------------------------------------------------------------- RightNow
-
-
-def agent_totals(conn: Connection, site_id: int, department_id: str | None) -> dict[str, int]:
-    """Logged-in agents, agents in chat, and the online agents' ongoing chats and capacity."""
-    row = live_totals.read(conn, site_id, department_id)
-    return {name: row[name] for name in live_totals.FIELDS}
 
 
 def site_zone(conn: Connection, site_id: int) -> str | None:
@@ -174,12 +167,23 @@ def agents_in_order(
     return [_agent_now(row) for row in conn.execute(query)]
 
 
-def agents_by_id(conn: Connection, site_id: int, agent_ids: Sequence[str]) -> dict[str, AgentNow]:
-    """Active agents among `agent_ids`."""
+def queue_agents(
+    conn: Connection, site_id: int, agent_ids: Sequence[str]
+) -> tuple[dict[str, AgentNow], dict[str, Any]]:
+    """Active agents among `agent_ids`, and their documents (Queue's agent rows)."""
     if not agent_ids:
-        return {}
-    rows = conn.execute(_agent_columns().where(*_active(site_id, None), a_.c.id.in_(agent_ids)))
-    return {row.id: _agent_now(row) for row in rows}
+        return {}, {}
+    rows = conn.execute(
+        _agent_columns()
+        .add_columns(a_.c.doc)
+        .where(*_active(site_id, None), a_.c.id.in_(agent_ids))
+    )
+    agents: dict[str, AgentNow] = {}
+    docs: dict[str, Any] = {}
+    for row in rows:
+        agents[row.id] = _agent_now(row)
+        docs[row.id] = orjson.loads(row.doc)
+    return agents, docs
 
 
 def linear_chat_time(
@@ -516,16 +520,25 @@ def ended_wait_totals(conn: Connection, site_id: int, now: int) -> list[WaitTota
         row.abandoned_30, row.switched_30 = int(sums[4]), int(sums[5])
 
     w = t.waits
-    edges = (
+    # The three edges in one query, each row labelled with its edge.
+    edges = [
         (lo_60, first_60 * WAIT_MINUTE, True, False),
         (lo_30, first_30 * WAIT_MINUTE, False, True),
         (after * WAIT_MINUTE, hi, True, True),
-    )
-    for edge_lo, edge_hi, in_60, in_30 in edges:
-        if edge_lo >= edge_hi:
-            continue
-        for department, agent, count, total, abandoned, switched in conn.execute(
+    ]
+    edges = [edge for edge in edges if edge[0] < edge[1]]
+    if edges:
+        label = case(
+            *[
+                (and_(w.c.ended_at >= lo, w.c.ended_at < hi), n)
+                for n, (lo, hi, _, _) in enumerate(edges)
+            ],
+            else_=-1,
+        )
+        in_any = or_(*[and_(w.c.ended_at >= lo, w.c.ended_at < hi) for lo, hi, _, _ in edges])
+        rows = conn.execute(
             select(
+                label,
                 w.c.route_department_id,
                 w.c.route_agent_id,
                 func.count(),
@@ -533,9 +546,11 @@ def ended_wait_totals(conn: Connection, site_id: int, now: int) -> list[WaitTota
                 _count_if(w.c.outcome == WAIT_ABANDONED),
                 _count_if(w.c.outcome == WAIT_SWITCHED),
             )
-            .where(w.c.site_id == site_id, w.c.ended_at >= edge_lo, w.c.ended_at < edge_hi)
-            .group_by(w.c.route_department_id, w.c.route_agent_id)
-        ):
+            .where(w.c.site_id == site_id, in_any)
+            .group_by(label, w.c.route_department_id, w.c.route_agent_id)
+        )
+        for edge, department, agent, count, total, abandoned, switched in rows:
+            _, _, in_60, in_30 = edges[edge]
             row = row_of(department, agent)
             if in_60:
                 row.count_60 += int(count)
@@ -546,27 +561,3 @@ def ended_wait_totals(conn: Connection, site_id: int, now: int) -> list[WaitTota
                 row.abandoned_30 += int(abandoned)
                 row.switched_30 += int(switched)
     return list(out.values())
-
-
-def ongoing_by_department(conn: Connection, site_id: int) -> dict[str | None, int]:
-    """Ongoing chats per department; under None those without one (the site's count less every
-    department's: a chat counts in one department at most)."""
-    counts: dict[str | None, int] = {}
-    counts.update(live_totals.by_department(conn, site_id, "ongoing_chats"))
-    total = live_totals.read(conn, site_id, None)["ongoing_chats"]
-    counts[None] = total - sum(counts.values())
-    return counts
-
-
-def online_capacity_by_department(conn: Connection, site_id: int) -> dict[str, int]:
-    """Per department: the capacity of its active agents whose status type is online."""
-    return live_totals.by_department(conn, site_id, "online_capacity")
-
-
-def agent_docs(conn: Connection, site_id: int, agent_ids: Sequence[str]) -> dict[str, Any]:
-    if not agent_ids:
-        return {}
-    rows = conn.execute(
-        select(a_.c.id, a_.c.doc).where(a_.c.site_id == site_id, a_.c.id.in_(agent_ids))
-    )
-    return {row[0]: orjson.loads(row[1]) for row in rows}

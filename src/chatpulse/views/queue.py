@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 from chatpulse.domain.arith import round_half_up
 from chatpulse.domain.statuses import ONLINE
 from chatpulse.domain.timeutil import MICROS
-from chatpulse.store import reads
+from chatpulse.store import live_totals, reads
 
 Target = tuple[str | None, str | None]  # (department, agent): a wait's route target
 
@@ -47,8 +47,11 @@ def queue(
         row.switched_30 += int(e.switched_30)
 
     departments = reads.queue_departments(conn, site_id, department_id)
-    ongoing = reads.ongoing_by_department(conn, site_id)
-    capacity = reads.online_capacity_by_department(conn, site_id)
+    totals = live_totals.read_all(conn, site_id)  # the site's row ("") and each department's
+    site = totals.get("", {})
+    ongoing: dict[str | None, int] = {k: v["ongoing_chats"] for k, v in totals.items() if k}
+    ongoing[None] = site.get("ongoing_chats", 0) - sum(ongoing.values())  # chats of no department
+    capacity = {k: v["online_capacity"] for k, v in totals.items() if k}
     out = [
         _render(
             rows.get((doc["id"], None), _Row()),
@@ -65,12 +68,11 @@ def queue(
 
     nobody = rows.get((None, None), _Row())
     if not departments or nobody.busy:
-        online_capacity = reads.agent_totals(conn, site_id, None)["online_capacity"]
+        online_capacity = site.get("online_capacity", 0)
         out.append(_render(nobody, now, None, None, ongoing.get(None, 0), online_capacity))
 
     busy_ids = [agent for (dept, agent), row in rows.items() if agent and row.busy]
-    agents = reads.agents_by_id(conn, site_id, busy_ids)  # active ones only
-    docs = reads.agent_docs(conn, site_id, list(agents))
+    agents, docs = reads.queue_agents(conn, site_id, busy_ids)  # active ones only
     for agent in sorted(agents.values(), key=lambda a: (a.display_name.casefold(), a.agent_id)):
         own_capacity = agent.max_concurrent_chats if agent.status_type == ONLINE else 0
         out.append(
