@@ -467,11 +467,10 @@ def open_waits(conn: Connection, site_id: int) -> list[Any]:
 
 
 @dataclass(slots=True)
-class WaitTotals:
-    """Ended waits of one route target in the last 60 and 30 minutes."""
+class EndedWaits:
+    """Waits that ended in the last 60 and 30 minutes: how many, their total length, and how
+    many of the last 30 minutes' ended abandoned or switched to messages."""
 
-    route_department_id: str | None
-    route_agent_id: str | None
     count_60: int = 0
     total_60: int = 0
     count_30: int = 0
@@ -479,8 +478,18 @@ class WaitTotals:
     abandoned_30: int = 0
     switched_30: int = 0
 
+    def add(self, other: EndedWaits) -> None:
+        self.count_60 += other.count_60
+        self.total_60 += other.total_60
+        self.count_30 += other.count_30
+        self.total_30 += other.total_30
+        self.abandoned_30 += other.abandoned_30
+        self.switched_30 += other.switched_30
 
-def ended_wait_totals(conn: Connection, site_id: int, now: int) -> list[WaitTotals]:
+
+def ended_wait_totals(
+    conn: Connection, site_id: int, now: int
+) -> dict[tuple[str | None, str | None], EndedWaits]:
     """Per route target: waits that ended in (now − 60 min, now] and (now − 30 min, now].
 
     Whole minutes from the per-minute sums (one pass for both windows), the partial minutes at
@@ -490,13 +499,13 @@ def ended_wait_totals(conn: Connection, site_id: int, now: int) -> list[WaitTota
     lo_60, lo_30 = hi - 60 * WAIT_MINUTE, hi - 30 * WAIT_MINUTE
     first_60, after = whole_minutes(lo_60, hi)
     first_30 = whole_minutes(lo_30, hi)[0]
-    out: dict[tuple[str | None, str | None], WaitTotals] = {}
+    out: dict[tuple[str | None, str | None], EndedWaits] = {}
 
-    def row_of(department: str | None, agent: str | None) -> WaitTotals:
+    def row_of(department: str | None, agent: str | None) -> EndedWaits:
         key = (department or None, agent or None)
         row = out.get(key)
         if row is None:
-            row = out[key] = WaitTotals(*key)
+            row = out[key] = EndedWaits()
         return row
 
     r = t.wait_minutes
@@ -560,4 +569,4 @@ def ended_wait_totals(conn: Connection, site_id: int, now: int) -> list[WaitTota
                 row.total_30 += int(total)
                 row.abandoned_30 += int(abandoned)
                 row.switched_30 += int(switched)
-    return list(out.values())
+    return out

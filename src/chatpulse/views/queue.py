@@ -11,6 +11,7 @@ from chatpulse.domain.arith import round_half_up
 from chatpulse.domain.statuses import ONLINE
 from chatpulse.domain.timeutil import MICROS
 from chatpulse.store import live_totals, reads
+from chatpulse.store.reads import EndedWaits
 
 Target = tuple[str | None, str | None]  # (department, agent): a wait's route target
 
@@ -18,16 +19,11 @@ Target = tuple[str | None, str | None]  # (department, agent): a wait's route ta
 @dataclass(slots=True)
 class _Row:
     waiting: list[tuple[int, str, str | None]] = field(default_factory=list)
-    count_60: int = 0
-    total_60: int = 0
-    count_30: int = 0
-    total_30: int = 0
-    abandoned_30: int = 0
-    switched_30: int = 0
+    ended: EndedWaits = field(default_factory=EndedWaits)
 
     @property
     def busy(self) -> bool:
-        return bool(self.waiting or self.count_60)
+        return bool(self.waiting or self.ended.count_60)
 
 
 def queue(
@@ -37,14 +33,10 @@ def queue(
     for w in reads.open_waits(conn, site_id):
         row = rows.setdefault(_target(w.route_department_id, w.route_agent_id), _Row())
         row.waiting.append((w.started_at, w.visitor_id, w.contact_identity_id))
-    for e in reads.ended_wait_totals(conn, site_id, now):
-        row = rows.setdefault(_target(e.route_department_id, e.route_agent_id), _Row())
-        row.count_60 += int(e.count_60)
-        row.total_60 += int(e.total_60)
-        row.count_30 += int(e.count_30)
-        row.total_30 += int(e.total_30)
-        row.abandoned_30 += int(e.abandoned_30)
-        row.switched_30 += int(e.switched_30)
+    for (route_department, route_agent), ended in reads.ended_wait_totals(
+        conn, site_id, now
+    ).items():
+        rows.setdefault(_target(route_department, route_agent), _Row()).ended.add(ended)
 
     departments = reads.queue_departments(conn, site_id, department_id)
     totals = live_totals.read_all(conn, site_id)  # the site's row ("") and each department's
@@ -101,6 +93,7 @@ def _render(
     capacity: int,
 ) -> dict[str, Any]:
     waiting = sorted(row.waiting)
+    ended = row.ended
     return {
         "routeToDepartmentId": department["id"] if department else None,
         "routeToDepartment": department,
@@ -109,10 +102,10 @@ def _render(
         "ongoingChats": ongoing,
         "maxConcurrentChats": capacity,
         "currentQueueLength": len(waiting),
-        "avgWaitTimeinLast30Mins": round_half_up(row.total_30, row.count_30 * MICROS),
-        "avgWaitTimeinLast60Mins": round_half_up(row.total_60, row.count_60 * MICROS),
-        "abandonedChatsinLast30Mins": row.abandoned_30,
-        "switchedtoMessagesinLast30Mins": row.switched_30,
+        "avgWaitTimeinLast30Mins": round_half_up(ended.total_30, ended.count_30 * MICROS),
+        "avgWaitTimeinLast60Mins": round_half_up(ended.total_60, ended.count_60 * MICROS),
+        "abandonedChatsinLast30Mins": ended.abandoned_30,
+        "switchedtoMessagesinLast30Mins": ended.switched_30,
         "visitors": [
             {
                 "visitorId": visitor_id,
