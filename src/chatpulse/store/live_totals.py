@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, select
 
@@ -24,6 +23,7 @@ from chatpulse.domain.chat import BOT, ONGOING, WAITING
 from chatpulse.domain.statuses import AWAY, ONLINE
 from chatpulse.store import tables as t
 from chatpulse.store.db import add_to_rows
+from chatpulse.store.tables import agents_now
 
 FIELDS = ("logged_in", "in_chat", "online_chats", "online_capacity")
 CHAT_FIELDS = ("bot_chats", "waiting_chats", "ongoing_chats")
@@ -34,12 +34,6 @@ ZERO: Totals = (0, 0, 0, 0)
 _CHUNK = 500
 
 a_, s_, st_, m_ = t.agents, t.agent_states, t.agent_statuses, t.agent_departments
-
-
-def _agents_now() -> Any:
-    return a_.outerjoin(s_, and_(s_.c.site_id == a_.c.site_id, s_.c.agent_id == a_.c.id)).outerjoin(
-        st_, and_(st_.c.site_id == a_.c.site_id, st_.c.id == s_.c.status_id)
-    )
 
 
 def compute(
@@ -72,9 +66,7 @@ def _aggregate(
             a_.c.max_concurrent_chats,
         )
         .select_from(
-            _agents_now().outerjoin(
-                m_, and_(m_.c.site_id == a_.c.site_id, m_.c.agent_id == a_.c.id)
-            )
+            agents_now().outerjoin(m_, and_(m_.c.site_id == a_.c.site_id, m_.c.agent_id == a_.c.id))
         )
         .where(*conditions)
     )

@@ -32,15 +32,9 @@ from chatpulse.domain.rollups import (
 from chatpulse.domain.statuses import AWAY, OFFLINE, ONLINE
 from chatpulse.store import tables as t
 from chatpulse.store.records import CHAT_COLUMNS, from_row
+from chatpulse.store.tables import agents_now
 
 a_, s_, st_ = t.agents, t.agent_states, t.agent_statuses
-
-
-def _agents_now() -> Any:
-    """agents ⟕ agent_states ⟕ agent_statuses (the current status and its type)."""
-    return a_.outerjoin(s_, and_(s_.c.site_id == a_.c.site_id, s_.c.agent_id == a_.c.id)).outerjoin(
-        st_, and_(st_.c.site_id == a_.c.site_id, st_.c.id == s_.c.status_id)
-    )
 
 
 def _active(site_id: int, department_id: str | None) -> list[ColumnElement[bool]]:
@@ -121,7 +115,7 @@ def _agent_columns() -> Select[Any]:
         s_.c.status_id,
         _type().label("status_type"),
         func.coalesce(s_.c.ongoing_chats, 0).label("ongoing"),
-    ).select_from(_agents_now())
+    ).select_from(agents_now())
 
 
 def _agent_now(row: Any) -> AgentNow:

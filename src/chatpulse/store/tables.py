@@ -6,6 +6,8 @@ Every table is keyed by site first, and every index a query needs is declared ne
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -16,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
 )
 
 from chatpulse.domain.cohort import COHORT_FIELDS
@@ -302,6 +305,21 @@ live_totals = Table(
         )
     ],
 )
+
+
+def agents_now() -> Any:
+    """agents ⟕ agent_states ⟕ agent_statuses: each agent with its current status and type."""
+    return agents.outerjoin(
+        agent_states,
+        and_(agent_states.c.site_id == agents.c.site_id, agent_states.c.agent_id == agents.c.id),
+    ).outerjoin(
+        agent_statuses,
+        and_(
+            agent_statuses.c.site_id == agents.c.site_id,
+            agent_statuses.c.id == agent_states.c.status_id,
+        ),
+    )
+
 
 PROJECTIONS = (
     chats,
