@@ -32,18 +32,23 @@ def _dump(doc: Doc) -> str:
 @contextmanager
 def _writing(engine: Engine, site_id: int) -> Iterator[Connection]:
     """A write transaction that, when it succeeds, moves the site's configuration version:
-    views cached by (last sequence, configuration version) must not outlive a change."""
+    views cached by (last sequence, configuration version) must not outlive a change.
+
+    The version moves first: that takes the site's row lock, which ingest takes too
+    (eventlog.IngestTransaction), so a change to an agent and an ingest that moves the same
+    agent's running totals (store/live_totals.py) run one after the other on PostgreSQL, each
+    reading what the other committed. (SQLite has one writer anyway.)"""
     with (
         write_lock(engine),
         engine.connect().execution_options(**WRITE) as conn,
         conn.begin(),
     ):
-        yield conn
         conn.execute(
             update(t.sites)
             .where(t.sites.c.id == site_id)
             .values(config_version=t.sites.c.config_version + 1)
         )
+        yield conn
 
 
 def list_departments(engine: Engine, site_id: int, include_deleted: bool) -> list[Doc]:
