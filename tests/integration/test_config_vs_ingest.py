@@ -70,7 +70,7 @@ def test_a_deactivation_during_an_ingest_leaves_the_totals_right(pg: Engine) -> 
         tx.commit([online], projector, T_MICROS)
     deactivated.join(30)
     with pg.connect() as conn:
-        stored = live_totals.read(conn, site.id, None)
+        stored = live_totals.read(conn, site.id, [""])[""]
     # Alice went online, then became inactive: she counts nowhere.
     assert (stored["logged_in"], stored["online_capacity"]) == (0, 0)
     assert replay.check(pg, site.id).ok

@@ -25,9 +25,8 @@ from chatpulse.store import tables as t
 from chatpulse.store.db import add_to_rows
 from chatpulse.store.tables import agents_now
 
-FIELDS = ("logged_in", "in_chat", "online_chats", "online_capacity")
-CHAT_FIELDS = ("bot_chats", "waiting_chats", "ongoing_chats")
-COLUMNS = (*FIELDS, *CHAT_FIELDS, "visitors_on_site")
+FIELDS = t.AGENT_FIGURES
+COLUMNS = t.LIVE_COLUMNS
 ChatState = tuple[str, str | None, str | None]  # (state, department, route department)
 Totals = tuple[int, int, int, int]
 ZERO: Totals = (0, 0, 0, 0)
@@ -182,22 +181,18 @@ def recompute(conn: Connection, site_id: int) -> None:
     _add_rows(conn, site_id, deltas)
 
 
-def read(conn: Connection, site_id: int, department_id: str | None) -> dict[str, int]:
-    """Every column of one key (zeros when nothing was ever counted there)."""
+def read(
+    conn: Connection, site_id: int, keys: Sequence[str] | None = None
+) -> dict[str, dict[str, int]]:
+    """The rows of these keys ("" the site's; every key when None), in one query; a key never
+    counted reads as zeros."""
     r = t.live_totals
-    row = conn.execute(
-        select(*[r.c[name] for name in COLUMNS]).where(
-            r.c.site_id == site_id, r.c.department_key == (department_id or "")
-        )
-    ).first()
-    values = (int(v) for v in row) if row is not None else (0 for _ in COLUMNS)
-    return dict(zip(COLUMNS, values, strict=True))
-
-
-def read_all(conn: Connection, site_id: int) -> dict[str, dict[str, int]]:
-    """Every key's row ("" the site's)."""
-    r = t.live_totals
-    rows = conn.execute(
-        select(r.c.department_key, *[r.c[name] for name in COLUMNS]).where(r.c.site_id == site_id)
+    query = select(r.c.department_key, *[r.c[name] for name in COLUMNS]).where(
+        r.c.site_id == site_id
     )
-    return {row[0]: dict(zip(COLUMNS, (int(v) for v in row[1:]), strict=True)) for row in rows}
+    if keys is not None:
+        query = query.where(r.c.department_key.in_(keys))
+    out = {key: dict.fromkeys(COLUMNS, 0) for key in keys or ()}
+    for key, *values in conn.execute(query):
+        out[key] = dict(zip(COLUMNS, (int(v) for v in values), strict=True))
+    return out

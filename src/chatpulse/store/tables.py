@@ -285,25 +285,16 @@ time_quarters = Table(
     Column("micros", BigInteger, nullable=False),
 )
 
-# The agents' live state summed, per site ("") and department (store/live_totals.py).
+# The live state summed, per site ("") and department (store/live_totals.py): the agents'
+# figures, then the chats by state, then visitors on site (the site's row only).
+AGENT_FIGURES = ("logged_in", "in_chat", "online_chats", "online_capacity")
+LIVE_COLUMNS = (*AGENT_FIGURES, "bot_chats", "waiting_chats", "ongoing_chats", "visitors_on_site")
 live_totals = Table(
     "live_totals",
     metadata,
     _site(),
     Column("department_key", ID, primary_key=True),
-    *[
-        Column(name, BigInteger, nullable=False)
-        for name in (
-            "logged_in",
-            "in_chat",
-            "online_chats",
-            "online_capacity",
-            "bot_chats",
-            "waiting_chats",
-            "ongoing_chats",
-            "visitors_on_site",
-        )
-    ],
+    *[Column(name, BigInteger, nullable=False) for name in LIVE_COLUMNS],
 )
 
 

@@ -39,7 +39,7 @@ def queue(
         rows.setdefault(_target(route_department, route_agent), _Row()).ended.add(ended)
 
     departments = reads.queue_departments(conn, site_id, department_id)
-    totals = live_totals.read_all(conn, site_id)  # the site's row ("") and each department's
+    totals = live_totals.read(conn, site_id)  # the site's row ("") and each department's
     site = totals.get("", {})
     ongoing: dict[str | None, int] = {k: v["ongoing_chats"] for k, v in totals.items() if k}
     ongoing[None] = site.get("ongoing_chats", 0) - sum(ongoing.values())  # chats of no department

@@ -11,9 +11,11 @@ from chatpulse.store import live_totals
 
 
 def right_now(conn: Connection, site_id: int, department_id: str | None) -> dict[str, Any]:
-    """One row of running totals (two for a department: visitors on site are the site's)."""
-    row = live_totals.read(conn, site_id, department_id)
-    site = row if department_id is None else live_totals.read(conn, site_id, None)
+    """One row of running totals (and the site's for a department: visitors on site are the
+    site's), read in one query."""
+    key = department_id or ""
+    rows = live_totals.read(conn, site_id, ["", key])
+    row, site = rows[key], rows[""]
     with_agent, with_bot = row["ongoing_chats"], row["bot_chats"]
     return {
         "loggedInAgents": row["logged_in"],
