@@ -62,6 +62,18 @@ def ev(kind: str, seconds: float, event_id: str | None = None, **data: Any) -> d
     }
 
 
+class RunningClock(FixedClock):
+    """A clock that starts at a chosen instant and then runs with real time: a server on it
+    reads the same at any hour the suite runs, yet sees time pass between requests."""
+
+    def __init__(self, start: int) -> None:
+        super().__init__(start)
+        self._origin = time.monotonic_ns()
+
+    def now(self) -> int:
+        return self.value + (time.monotonic_ns() - self._origin) // 1000
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
