@@ -32,7 +32,9 @@ ZERO_RIGHT_NOW = {
     "currentQueueLength": 0,
     "ongoingChatsWithBot": 0,
 }
-NO_HEADER = "an Authorization: Bearer <token> header is required"
+NO_HEADER = (
+    "an Authorization: Bearer <token> (or Basic, with the token as password) header is required"
+)
 
 
 def assert_problem(
@@ -66,8 +68,8 @@ def test_no_token_is_401_with_www_authenticate(server: Server, site: SiteClient)
         anonymous.get(RIGHT_NOW),
         anonymous.post(EVENTS, json=[]),
         anonymous.get(SITE),
-        anonymous.get(RIGHT_NOW, headers={"Authorization": "Basic dXNlcjpwYXNz"}),
         anonymous.get(RIGHT_NOW, headers={"Authorization": "Bearer"}),
+        anonymous.get(RIGHT_NOW, headers={"Authorization": "Digest x"}),
     ):
         assert_problem(
             response,
@@ -82,12 +84,13 @@ def test_no_token_is_401_with_www_authenticate(server: Server, site: SiteClient)
 
 def test_unknown_token_is_401_with_www_authenticate(server: Server, site: SiteClient) -> None:
     stranger = server.client(site.token + "x")
-    response = stranger.get(RIGHT_NOW)
+    basic = {"Authorization": "Basic dXNlcjpwYXNz"}  # user:pass, a password that is no token
     message = "unknown or revoked token"
-    assert_problem(
-        response, 401, "Unauthorized", message, [{"field": "authorization", "message": message}]
-    )
-    assert response.headers["www-authenticate"] == 'Bearer realm="chatpulse"'
+    for response in (stranger.get(RIGHT_NOW), server.client().get(RIGHT_NOW, headers=basic)):
+        assert_problem(
+            response, 401, "Unauthorized", message, [{"field": "authorization", "message": message}]
+        )
+        assert response.headers["www-authenticate"] == 'Bearer realm="chatpulse"'
     stranger.close()
 
 
@@ -167,7 +170,7 @@ def test_problem_details_for_every_error_status(site: SiteClient) -> None:
         "method not allowed on this path",
         [{"field": "method", "message": "method not allowed on this path"}],
     )
-    assert not_allowed.headers["allow"] == "GET, PUT"
+    assert not_allowed.headers["allow"] == "GET, HEAD, PUT"
     assert site.http.post(TOKENS + "/x").headers["allow"] == "DELETE"
     site.department(1, "Sales")
     assert_problem(
@@ -279,6 +282,59 @@ def test_paths_are_matched_case_insensitively(site: SiteClient) -> None:
     department = site.department(1, "Sales")
     assert site.get(f"/API/V3/Departments/{uid('dept', 1).upper()}") == department
     assert site.get("/api/v3/livechat/agentstatuses")[0]["name"] == "Online"
+
+
+def test_head_answers_wherever_get_does_with_its_headers_and_no_body(
+    server: Server, site: SiteClient
+) -> None:
+    site.department(1, "Sales")
+    paths = (
+        RIGHT_NOW,
+        "/api/v3/livechat/realTime/Queue",
+        "/v4/livechat/realTime/Today",
+        SITE,
+        DEPARTMENTS,
+        f"{DEPARTMENTS}/{uid('dept', 1)}",
+        f"{EVENTS}?after=0",
+        "/healthz",
+        "/readyz",
+        "/openapi.json",
+        "/wallboard",
+        "/wallboard/wallboard.js",
+    )
+    for path in paths:
+        got, head = site.http.get(path), site.http.head(path)
+        assert (head.status_code, head.content) == (got.status_code, b""), path
+        assert head.status_code == 200, path
+        for name in ("content-type", "content-length"):
+            assert head.headers[name] == got.headers[name], (path, name)
+    refused = server.client().head(RIGHT_NOW)
+    assert (refused.status_code, refused.content) == (401, b"")
+    assert refused.headers["content-type"] == "application/problem+json"
+    missing = site.http.head(f"{DEPARTMENTS}/{uid('dept', 9)}")
+    assert (missing.status_code, missing.content) == (404, b"")
+
+
+def test_head_on_the_stream_sends_its_headers_and_ends(site: SiteClient) -> None:
+    head = site.http.head("/api/v3/livechat/realTime/stream")
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-type"].startswith("text/event-stream")
+    assert site.get(RIGHT_NOW) == ZERO_RIGHT_NOW  # and the server serves on
+
+
+def test_a_trailing_slash_is_404_never_a_redirect_built_from_the_host_header(
+    site: SiteClient,
+) -> None:
+    for path in (RIGHT_NOW + "/", DEPARTMENTS + "/", "/healthz/"):
+        response = site.http.get(path, headers={"Host": "attacker.example"})
+        assert_problem(
+            response,
+            404,
+            "Not Found",
+            "no such path",
+            [{"field": "path", "message": "no such path"}],
+        )
+        assert "location" not in response.headers
 
 
 # ---------------------------------------------------------------- docs and health

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -150,6 +152,16 @@ def test_an_unexpected_error_is_logged_with_its_traceback_and_the_client_gets_a_
     assert requests_logged(entries)[request_id]["status"] == 500
 
 
+def _until_closed(port: int, request: bytes) -> bytes:
+    """Send one HTTP/1.1 request (keep-alive by default) and read until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(request)
+        received = b""
+        while chunk := conn.recv(65536):  # b"" only when the server closed its end
+            received += chunk
+    return received
+
+
 @pytest.fixture
 def json_logging() -> Iterator[io.StringIO]:
     """configure_logging() as `serve` does it, its one handler writing to a buffer instead of
@@ -191,6 +203,7 @@ def test_a_bug_outside_the_database_is_one_json_error_line_and_no_plain_text(
             time.sleep(0.01)  # polling a flag the server sets
         port = server.config.port
         failed = httpx.get(f"http://127.0.0.1:{port}/api/v3/livechat/broken")
+        raw = _until_closed(port, b"GET /api/v3/livechat/broken HTTP/1.1\r\nHost: x\r\n\r\n")
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -202,16 +215,20 @@ def test_a_bug_outside_the_database_is_one_json_error_line_and_no_plain_text(
         "detail": "internal error; the request id identifies it in the server log",
         "errors": [],
     }
+    # The server says it closes the connection, and does (a keep-alive client reads EOF).
+    assert failed.headers["connection"] == "close"
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 500 ")
+    assert b"\r\nconnection: close" in head.lower()
+    assert json.loads(body)["status"] == 500
     lines = json_logging.getvalue().splitlines()
     entries = [json.loads(line) for line in lines]  # every line JSON: no plain-text traceback
     errors = [e for e in entries if e["level"] == "error"]
+    raw_id = re.search(rb"\r\nx-request-id: (\w+)", head, re.IGNORECASE)
+    assert raw_id is not None
     assert [(e["message"], e["request_id"], e["route"], e["error"]) for e in errors] == [
-        (
-            "unexpected error",
-            failed.headers["x-request-id"],
-            "/api/v3/livechat/broken",
-            "RuntimeError",
-        )
+        ("unexpected error", request_id, "/api/v3/livechat/broken", "RuntimeError")
+        for request_id in (failed.headers["x-request-id"], raw_id.group(1).decode())
     ]
     assert "internal detail 7b3e" in errors[0]["traceback"]
     access = requests_logged(entries)[failed.headers["x-request-id"]]

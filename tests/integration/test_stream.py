@@ -302,7 +302,9 @@ def test_a_stream_without_a_token_is_unauthorized(server: Server) -> None:
     with server.client() as anonymous:
         response = anonymous.get(STREAM)
     assert response.status_code == 401
-    message = "an Authorization: Bearer <token> header is required"
+    message = (
+        "an Authorization: Bearer <token> (or Basic, with the token as password) header is required"
+    )
     assert response.json() == {
         "type": "about:blank",
         "title": "Unauthorized",

@@ -26,7 +26,12 @@ from chatpulse.api import (
     routes_wallboard,
     security,
 )
-from chatpulse.api.middleware import CaseInsensitivePaths, RequestIdMiddleware, configure_logging
+from chatpulse.api.middleware import (
+    CaseInsensitivePaths,
+    HeadAsGet,
+    RequestIdMiddleware,
+    configure_logging,
+)
 from chatpulse.api.stream import listening
 from chatpulse.clock import Clock, SystemClock
 from chatpulse.domain.errors import ChatPulseError
@@ -35,7 +40,10 @@ from chatpulse.store.db import make_engine
 
 DESCRIPTION = """ChatPulse keeps the live state of a live-chat operation and answers the four
 questions of the Comm100 Live Chat Real Time API (Agents, Queue, Today, RightNow).
-Authenticate with `Authorization: Bearer <token>`."""
+Authenticate with `Authorization: Bearer <token>`, or as Comm100's API-key clients do, with
+`Authorization: Basic base64(anything:token)`. The Real Time paths are served under
+`/v4/livechat/realTime/…` and `/api/v4/livechat/realTime/…` too (Comm100's v4 base paths),
+with the same answers."""
 
 
 @asynccontextmanager
@@ -59,6 +67,9 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
         lifespan=lifespan,
+        # No redirect to the other spelling of a trailing slash: Starlette would build its
+        # absolute URL from the Host header. Such a path is a 404 (/wallboard/ excepted).
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.engine = engine or make_engine(
@@ -101,6 +112,7 @@ def create_app(
     security.install(app, settings)  # CORS, nosniff (api/security.py)
     app.add_middleware(metrics.MetricsMiddleware)  # inside: sees the route the router matched
     app.add_middleware(CaseInsensitivePaths, paths=paths)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(RequestIdMiddleware, log_requests=settings.log_requests)
     return app
 

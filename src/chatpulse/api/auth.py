@@ -1,20 +1,57 @@
-"""Bearer tokens: which site a request speaks for and what it may do (SPEC.md §2)."""
+"""API tokens: which site a request speaks for and what it may do (SPEC.md §2).
+
+A token comes as `Authorization: Bearer <token>`, or, as Comm100's API-key clients send it, as
+`Authorization: Basic base64(user:token)` (the user part is ignored). The site may be named too,
+by `siteId` in the query or an `x-api-siteid` header, each as often as a client likes: every
+value must be the token's site."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Header, Query, Request
+from fastapi.security import (
+    HTTPAuthorizationCredentials,
+    HTTPBasic,
+    HTTPBasicCredentials,
+    HTTPBearer,
+)
 from pydantic import WithJsonSchema
+from starlette.requests import HTTPConnection
 
 from chatpulse.api.limits import Limits, client_of
 from chatpulse.domain.errors import BadParameter, Forbidden, Unauthorized
 from chatpulse.store import sites
 
-bearer = HTTPBearer(auto_error=False, description="A ChatPulse API token")
+SITE_HEADER = "x-api-siteid"
+REQUIRED = (
+    "an Authorization: Bearer <token> (or Basic, with the token as password) header is required"
+)
+
+
+class _BearerScheme(HTTPBearer):
+    """Shown in the OpenAPI document; the header itself is read by `credential_of`, one parser
+    for both schemes."""
+
+    async def __call__(self, request: HTTPConnection) -> HTTPAuthorizationCredentials | None:
+        return None
+
+
+class _BasicScheme(HTTPBasic):
+    """Shown in the OpenAPI document, as `_BearerScheme`."""
+
+    async def __call__(self, request: HTTPConnection) -> HTTPBasicCredentials | None:  # type: ignore[override]
+        return None
+
+
+bearer = _BearerScheme(auto_error=False, description="A ChatPulse API token")
+basic = _BasicScheme(
+    auto_error=False, description="Comm100 API-key style: any user name, the token as password"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,31 +61,57 @@ class Principal:
     scopes: tuple[str, ...]
 
 
-def authorize(
-    request: Request,
-    credentials: HTTPAuthorizationCredentials | None,
-    site_param: str | None,
-    allowed: tuple[str, ...],
-) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise Unauthorized("an Authorization: Bearer <token> header is required")
+def credential_of(header: str | None) -> str:
+    """The token of an Authorization header: Bearer's credentials, or Basic's password."""
+    scheme, _, value = (header or "").strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        return value
+    if scheme.lower() == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthorized("Authorization: Basic must be base64 of user:token") from None
+        _, colon, password = decoded.partition(":")
+        if not colon or not password:
+            raise Unauthorized("Authorization: Basic must carry the token as its password")
+        return password
+    raise Unauthorized(REQUIRED)
+
+
+def named_sites(request: Request) -> list[tuple[str, str]]:
+    """Every site the request names, with where it named it: each `siteId` query value and
+    each `x-api-siteid` header."""
+    named = [("siteId", v) for v in request.query_params.getlist("siteId")]
+    named += [(SITE_HEADER, v) for v in request.headers.getlist(SITE_HEADER)]
+    return named
+
+
+def check_site(named: list[tuple[str, str]], site_id: int) -> None:
+    """400 for a value that is no integer, 403 for one that is another site."""
+    for field, value in named:
+        text = value.strip()
+        if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 12:
+            raise BadParameter(field, "must be an integer")
+    for field, value in named:
+        if int(value.strip()) != site_id:
+            raise Forbidden(f"{field} is not the site of this token", field)
+
+
+def authorize(request: Request, allowed: tuple[str, ...]) -> Principal:
+    secret = credential_of(request.headers.get("authorization"))
     limits: Limits = request.app.state.limits
     client = client_of(request)
     limits.before_lookup(client)
     # Looked up on every request, never cached: a revoked token fails on its very next request.
-    token = sites.find_token(request.app.state.engine, credentials.credentials)
+    token = sites.find_token(request.app.state.engine, secret)
     if token is None:
         limits.lookup_failed(client)
         raise Unauthorized("unknown or revoked token")
     limits.charge(token.id)
     if allowed and not any(scope in token.scopes for scope in allowed):
         raise Forbidden(f"this token lacks the {' or '.join(allowed)} scope", "scope")
-    if site_param is not None:
-        text = site_param.strip()
-        if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 12:
-            raise BadParameter("siteId", "must be an integer")
-        if int(text) != token.site_id:
-            raise Forbidden("siteId is not the site of this token", "siteId")
+    check_site(named_sites(request), token.site_id)
     return Principal(token.site_id, token.id, token.scopes)
 
 
@@ -57,13 +120,19 @@ def require(*allowed: str) -> Callable[..., Principal]:
 
     def dependency(
         request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-        site_id: Annotated[
+        _bearer: Annotated[None, Depends(bearer)],
+        _basic: Annotated[None, Depends(basic)],
+        _site_id: Annotated[
             str | None,
             Query(alias="siteId", description="Optional; must be the token's own site"),
             WithJsonSchema({"type": "integer"}),
         ] = None,
+        _site_header: Annotated[
+            str | None,
+            Header(alias=SITE_HEADER, description="Optional; must be the token's own site"),
+            WithJsonSchema({"type": "integer"}),
+        ] = None,
     ) -> Principal:
-        return authorize(request, credentials, site_id, allowed)
+        return authorize(request, allowed)
 
     return dependency

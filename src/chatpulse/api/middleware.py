@@ -1,7 +1,9 @@
-"""Pure ASGI middleware: request ids and JSON access logs, case-insensitive /api paths."""
+"""Pure ASGI middleware: request ids and JSON access logs, case-insensitive /api paths with
+Comm100's v4 aliases of the Real Time paths, and HEAD wherever GET is served."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -70,8 +72,23 @@ class RequestIdMiddleware:
                 )
 
 
+REAL_TIME = "/api/v3/livechat/realTime/"
+# Comm100's v4 base paths of the Real Time API, served as the v3 ones (SPEC.md §2).
+REAL_TIME_ALIASES = ("/v4/livechat/realtime/", "/api/v4/livechat/realtime/")
+
+
+def real_time_alias(path: str) -> str | None:
+    """The v3 path a v4 Real Time path stands for (any case), None for any other path."""
+    lowered = path.lower()
+    for alias in REAL_TIME_ALIASES:
+        if lowered.startswith(alias):
+            return REAL_TIME + path[len(alias) :]
+    return None
+
+
 class CaseInsensitivePaths:
-    """Match /api paths case-insensitively: rewrite the path to the route's own spelling."""
+    """Match /api paths case-insensitively: rewrite the path to the route's own spelling; the
+    v4 Real Time paths become the v3 ones."""
 
     def __init__(self, app: ASGIApp, paths: Iterable[str]) -> None:
         self.app = app
@@ -86,8 +103,8 @@ class CaseInsensitivePaths:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if path[:5].lower() == "/api/":
-                canonical = self._canonical(path)
+            if path[:4].lower() in ("/api", "/v4/"):
+                canonical = self._canonical(real_time_alias(path) or path)
                 if canonical is not None and canonical != path:
                     scope = dict(scope)
                     scope["path"] = canonical
@@ -101,6 +118,38 @@ class CaseInsensitivePaths:
             if all(t is None or t.lower() == p for t, p in zip(template, lowered, strict=True)):
                 return "/".join(p if t is None else t for t, p in zip(template, parts, strict=True))
         return None
+
+
+class HeadAsGet:
+    """HEAD answered wherever GET is: the GET's status and headers (Content-Length included),
+    no body. A stream ends once its headers are out."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        finished = asyncio.Event()
+        asked = False
+
+        async def head_receive() -> Message:
+            nonlocal asked
+            if not asked:  # a HEAD request has no body
+                asked = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await finished.wait()  # then: as if the client left, so a stream stops
+            return {"type": "http.disconnect"}
+
+        async def head_send(message: Message) -> None:
+            if message["type"] != "http.response.body":
+                await send(message)
+            elif not finished.is_set():
+                finished.set()
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        await self.app({**scope, "method": "GET"}, head_receive, head_send)
 
 
 class JsonLogFormatter(logging.Formatter):

@@ -60,6 +60,8 @@ def _allowed_methods(request: Request) -> list[str]:
                 methods.update(getattr(route, "methods", None) or ())
 
     walk(request.app.router.routes)
+    if "GET" in methods:
+        methods.add("HEAD")  # api/middleware.HeadAsGet
     return sorted(methods)
 
 
@@ -194,7 +196,12 @@ def _internal_error(request: Request, exc: Exception) -> Response:
     logging.getLogger("chatpulse").error(
         "unexpected error", exc_info=exc, extra=_request_fields(request)
     )
-    return problem(500, "internal error; the request id identifies it in the server log")
+    # The server closes the connection after an unexpected error: say so.
+    return problem(
+        500,
+        "internal error; the request id identifies it in the server log",
+        headers={"Connection": "close"},
+    )
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
