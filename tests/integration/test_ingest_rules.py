@@ -285,26 +285,31 @@ def test_transfer_rules(setup: SiteClient) -> None:
     ]
 
 
-def test_messages_with_bot_or_agent_but_not_while_waiting(setup: SiteClient) -> None:
+def test_messages_while_waiting_are_valid_and_make_no_response(setup: SiteClient) -> None:
+    """Visitors write while they wait (METRICS.md §1); such messages are no part of a response
+    (§3): the response below runs from the visitor's message at −29, not from those at −44."""
     setup.ok_events(
         ev("chat.requested", -50, chatId=C1, visitorId=V1, botId=BOT),
         ev("chat.message", -49, chatId=C1, sender="visitor"),
         ev("chat.message", -48, chatId=C1, sender="bot"),
         ev("chat.queued", -45, chatId=C1, departmentId=D1),
     )
+    before = setup.get("/api/v3/livechat/realTime/RightNow")
+    assert (before["currentQueueLength"], before["ongoingChatsWithBot"]) == (1, 0)
     errors = rejected(
         setup,
-        ev("chat.message", -40, chatId=C1, sender="visitor"),
+        ev("chat.message", -44, chatId=C1, sender="visitor"),
         ev("chat.message", -40, chatId=C1, sender="robot"),
     )
     assert errors == [
-        {
-            "index": 0,
-            "field": "type",
-            "message": f"chat.message needs a chat with the bot or ongoing; chat {C1} is waiting",
-        },
-        {"index": 1, "field": "data.sender", "message": "must be one of visitor, agent, bot"},
+        {"index": 1, "field": "data.sender", "message": "must be one of visitor, agent, bot"}
     ]
+    assert setup.ok_events(
+        ev("chat.message", -44, chatId=C1, sender="visitor"),
+        ev("chat.message", -43, chatId=C1, sender="bot"),
+        ev("chat.message", -42, chatId=C1, sender="agent"),
+    ) == {"accepted": 3, "duplicates": 0, "lastSequence": 7}
+    assert setup.get("/api/v3/livechat/realTime/RightNow") == before
     setup.ok_events(
         ev("chat.accepted", -30, chatId=C1, agentId=A1),
         ev("chat.message", -29, chatId=C1, sender="visitor"),

@@ -140,6 +140,7 @@ def chat_events(world: World, rng: random.Random, t: int, now: int) -> list[ref.
             kind = rng.choice(
                 ["chat.accepted"] * 4
                 + ["chat.queued", "chat.missed", "chat.abandoned", "chat.switched_to_message"]
+                + ["chat.message"]  # visitors write while they wait
             )
         elif state == "ONGOING":
             kind = rng.choice(

@@ -89,12 +89,26 @@ def test_invalid_pairs_change_nothing() -> None:
     for kind, data in [
         ("chat.ended", {}),
         ("chat.transferred", {"toAgentId": A1}),
-        ("chat.message", {"sender": "agent"}),
         ("chat.rated", {"score": 3}),
     ]:
         assert apply(p, kind, 1, chatId="c", **data) is not None
     chat = p.chats["c"]
     assert (chat.state, chat.last_event_at) == (WAITING, 0)
+
+
+def test_a_message_while_waiting_is_valid_and_starts_no_response() -> None:
+    p = projector()
+    apply(p, "chat.requested", 0, chatId="c", visitorId="v")
+    for second, sender in ((1, "visitor"), (2, "agent"), (3, "visitor")):
+        assert apply(p, "chat.message", second, chatId="c", sender=sender) is None
+    chat = p.chats["c"]
+    assert (chat.state, chat.last_event_at, chat.pending_visitor_since) == (WAITING, 3 * S, None)
+    assert (chat.response_count, chat.response_total) == (0, 0)
+    apply(p, "chat.accepted", 10, chatId="c", agentId=A1)
+    apply(p, "chat.message", 11, chatId="c", sender="agent")  # answers nothing yet
+    apply(p, "chat.message", 12, chatId="c", sender="visitor")
+    apply(p, "chat.message", 20, chatId="c", sender="agent")
+    assert (chat.response_count, chat.response_total) == (1, 8 * S)
 
 
 def test_status_intervals_chain() -> None:

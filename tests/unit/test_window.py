@@ -86,3 +86,56 @@ def test_bad_windows_name_the_parameter(kwargs: dict[str, str], field: str) -> N
 def test_exactly_31_days_is_allowed() -> None:
     w = resolve_window(NOW, "UTC", None, None, "2026-10-24T12:00:00Z", "2026-11-24T12:00:00Z")
     assert w.end - w.start == 31 * 24 * H
+
+
+@pytest.mark.parametrize(
+    ("end_time", "zone", "start", "end"),
+    [
+        # A date alone is local midnight: the default start is the whole local day before it.
+        ("2026-11-20", "UTC", utc(2026, 11, 19), utc(2026, 11, 20)),
+        ("2026-11-20", "Asia/Tokyo", utc(2026, 11, 18, 15), utc(2026, 11, 19, 15)),
+        # Paris springs forward on 29 March: the day before 30 March has 23 hours.
+        ("2026-03-30", "Europe/Paris", utc(2026, 3, 28, 23), utc(2026, 3, 29, 22)),
+        # An endTime a microsecond after midnight: the day that holds the instant before it.
+        ("2026-11-20T00:00:00.000001Z", "UTC", utc(2026, 11, 20), utc(2026, 11, 20) + 1),
+        ("2027-01-01T00:00:00Z", "UTC", utc(2026, 12, 31), utc(2027, 1, 1)),
+    ],
+)
+def test_default_start_is_the_local_day_holding_the_instant_before_the_end(
+    end_time: str, zone: str, start: int, end: int
+) -> None:
+    w = resolve_window(utc(2027, 6, 1), zone, None, None, None, end_time)
+    assert (w.start, w.end) == (start, end)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"start_time": "0001-01-01T00:00:00+14:00"}, "startTime"),
+        ({"end_time": "0001-01-01T00:00:00+00:01"}, "endTime"),
+        ({"end_time": "9999-12-31T23:59:59-14:00"}, "endTime"),
+        ({"start_time": "0001-01-01T00:00:00", "utc_offset": "60"}, "startTime"),
+        ({"end_time": "0001-01-01", "utc_offset": "840"}, "endTime"),
+        ({"end_time": "0001-01-01T00:00:00Z"}, "endTime"),  # no instant before it
+    ],
+)
+def test_instants_outside_utc_years_1_to_9999_are_a_bad_parameter(
+    kwargs: dict[str, str], field: str
+) -> None:
+    with pytest.raises(BadParameter) as caught:
+        resolve_window(NOW, "UTC", **kwargs)
+    assert [(e.field, e.message) for e in caught.value.errors] == [
+        (
+            field,
+            "must be later than 0001-01-01T00:00:00Z"
+            if kwargs == {"end_time": "0001-01-01T00:00:00Z"}
+            else "must fall in the UTC years 0001 to 9999",
+        )
+    ]
+
+
+def test_the_first_local_day_west_of_utc_begins_at_the_first_instant() -> None:
+    """At 0001-01-01T05:00Z the local date at UTC-10 is in year 0: the window starts at the
+    first instant there is."""
+    w = resolve_window(NOW, "UTC", None, "-600", None, "0001-01-01T05:00:00Z")
+    assert (w.start, w.end) == (utc(1, 1, 1), utc(1, 1, 1, 5))

@@ -21,7 +21,7 @@ from chatpulse.api.schemas import (
 )
 from chatpulse.domain.errors import FieldError, InvalidBody, NotFound
 from chatpulse.domain.events import normalize_uuid
-from chatpulse.domain.timeutil import format_instant, parse_iso, to_micros
+from chatpulse.domain.timeutil import OUT_OF_RANGE, format_instant, instant_in_range, parse_iso
 from chatpulse.store import config
 
 router = APIRouter(prefix="/api/v3", tags=["Configuration"], responses=problems(*AUTHENTICATED))
@@ -142,7 +142,10 @@ def _agent_doc(site_id: int, agent_id: str, body: AgentBody, now: int) -> dict[s
             raise InvalidBody(
                 [FieldError("lockedTime", "must be an ISO 8601 date-time with offset")]
             )
-        locked_time = format_instant(to_micros(moment))
+        micros = instant_in_range(moment)
+        if micros is None:
+            raise InvalidBody([FieldError("lockedTime", OUT_OF_RANGE)])
+        locked_time = format_instant(micros)
     return {
         "id": agent_id,
         "siteId": site_id,

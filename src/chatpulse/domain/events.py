@@ -9,7 +9,7 @@ from enum import Enum
 from typing import Any
 
 from chatpulse.domain.errors import FieldError
-from chatpulse.domain.timeutil import MICROS, parse_iso, to_micros
+from chatpulse.domain.timeutil import MICROS, OUT_OF_RANGE, instant_in_range, parse_iso
 
 FUTURE_TOLERANCE = 60 * MICROS  # occurredAt may run at most this far ahead of the server clock
 
@@ -171,10 +171,9 @@ def _parse_occurred_at(
             )
         )
         return None
-    try:
-        micros = to_micros(moment)
-    except OverflowError:
-        errors.append(FieldError("occurredAt", "is out of range", index))
+    micros = instant_in_range(moment)
+    if micros is None:
+        errors.append(FieldError("occurredAt", OUT_OF_RANGE, index))
         return None
     if micros > now + FUTURE_TOLERANCE:
         errors.append(FieldError("occurredAt", "is more than 60 s in the future", index))

@@ -381,7 +381,9 @@ class Projector:
         self._touch(chat, event)
 
     def _chat_message(self, event: Event) -> None:
-        chat = self._chat(event, (BOT, ONGOING))
+        # Visitors write while they wait (METRICS.md §1); only messages of an ongoing chat
+        # make responses (§3).
+        chat = self._chat(event, (BOT, WAITING, ONGOING))
         if chat.state == ONGOING:
             sender = event.data["sender"]
             if sender == "visitor" and chat.pending_visitor_since is None:

@@ -88,8 +88,8 @@ def window(
 ) -> tuple[int, int] | None:
     """[start, end) of SPEC.md §2.1, or None where the parameters are rejected."""
     end = now if end_time is None else min(parse_instant(end_time, zone), now)
-    if start_time is None:
-        day = _local(end, zone).date()
+    if start_time is None:  # the local day holding the instant just before the end
+        day = _local(end - 1, zone).date()
         start = _wall_to_instant(dt.datetime(day.year, day.month, day.day), zone)
     else:
         start = parse_instant(start_time, zone)

@@ -10,6 +10,9 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 MICROS = 1_000_000
 MINUTE = 60 * MICROS
 DAY = 86_400 * MICROS
+# Every instant ChatPulse takes or gives falls in UTC years 0001 to 9999 (what ISO 8601's
+# four-digit years, and Python's datetime, can write): 0001-01-01T00:00:00+14:00 does not.
+OUT_OF_RANGE = "must fall in the UTC years 0001 to 9999"
 
 _ISO_SHAPE = re.compile(
     r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|z|[+-]\d{2}:?\d{2})?$"
@@ -26,10 +29,29 @@ def from_micros(micros: int) -> dt.datetime:
     return EPOCH + dt.timedelta(microseconds=micros)
 
 
+FIRST_INSTANT = to_micros(dt.datetime(1, 1, 1, tzinfo=UTC))
+LAST_INSTANT = to_micros(dt.datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC))
+
+
+def instant_in_range(moment: dt.datetime) -> int | None:
+    """An aware datetime as microseconds, or None when its UTC value is outside years 1–9999
+    (the offset can push a valid local text out: 0001-01-01T00:00:00+14:00)."""
+    micros = to_micros(moment)
+    return micros if FIRST_INSTANT <= micros <= LAST_INSTANT else None
+
+
+def _seconds_text(moment: dt.datetime) -> str:
+    # Not strftime: %Y writes year 999 as "999" on some platforms; ISO 8601 wants four digits.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}."
+    )
+
+
 def format_instant(micros: int) -> str:
     """UTC, ISO 8601 with milliseconds and Z: 2026-11-24T09:30:00.000Z."""
     moment = from_micros(micros)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return _seconds_text(moment) + f"{moment.microsecond // 1000:03d}Z"
 
 
 def format_instant_exact(micros: int) -> str:
@@ -37,7 +59,7 @@ def format_instant_exact(micros: int) -> str:
     if micros % 1000 == 0:
         return format_instant(micros)
     moment = from_micros(micros)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}Z"
+    return _seconds_text(moment) + f"{moment.microsecond:06d}Z"
 
 
 def parse_iso(text: str) -> dt.datetime | None:

@@ -7,7 +7,17 @@ import zoneinfo
 from dataclasses import dataclass
 
 from chatpulse.domain.errors import BadParameter
-from chatpulse.domain.timeutil import DAY, UTC, from_micros, is_date_only, parse_iso, to_micros
+from chatpulse.domain.timeutil import (
+    DAY,
+    FIRST_INSTANT,
+    OUT_OF_RANGE,
+    UTC,
+    from_micros,
+    instant_in_range,
+    is_date_only,
+    parse_iso,
+    to_micros,
+)
 
 MAX_WINDOW = 31 * DAY
 MIN_OFFSET, MAX_OFFSET = -720, 840
@@ -78,7 +88,11 @@ def resolve_window(
     end = now if end_time is None else _instant("endTime", end_time, zone)
     end = min(end, now)
     if start_time is None:
-        start = local_midnight(end, zone)
+        # The local day that holds the instant just before endTime: an endTime at a midnight
+        # (a date alone) gives the whole day that ends there.
+        if end <= FIRST_INSTANT:
+            raise BadParameter("endTime", "must be later than 0001-01-01T00:00:00Z")
+        start = local_midnight(end - 1, zone)
     else:
         start = _instant("startTime", start_time, zone)
     if start >= end:
@@ -89,10 +103,14 @@ def resolve_window(
 
 
 def local_midnight(moment: int, zone: dt.tzinfo) -> int:
-    """The first instant of the local day that contains `moment` (DST-correct)."""
-    local = from_micros(moment).astimezone(zone)
+    """The first instant of the local day that contains `moment` (DST-correct); no earlier than
+    0001-01-01T00:00:00Z, where a zone west of UTC has its first local day begin."""
+    try:
+        local = from_micros(moment).astimezone(zone)
+    except OverflowError:  # the local date would be in year 0
+        return FIRST_INSTANT
     midnight = dt.datetime(local.year, local.month, local.day, tzinfo=zone)
-    first = to_micros(midnight)
+    first = max(to_micros(midnight), FIRST_INSTANT)
     if first > moment:  # midnight skipped by a DST change: the day began at the transition
         first = to_micros(midnight.replace(fold=1))
     return first
@@ -111,7 +129,7 @@ def _instant(name: str, text: str, zone: dt.tzinfo) -> int:
         moment = dt.datetime(moment.year, moment.month, moment.day)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    try:
-        return to_micros(moment.astimezone(UTC))
-    except (OverflowError, ValueError):
-        raise BadParameter(name, "is out of range") from None
+    micros = instant_in_range(moment)
+    if micros is None:
+        raise BadParameter(name, OUT_OF_RANGE)
+    return micros
