@@ -18,6 +18,7 @@ CSP = (
         ("/wallboard", "text/html; charset=utf-8", b"<!doctype html>"),
         ("/wallboard/wallboard.js", "text/javascript; charset=utf-8", b"/* ChatPulse wallboard"),
         ("/wallboard/wallboard.css", "text/css; charset=utf-8", b"/* ChatPulse wallboard"),
+        ("/wallboard/favicon.svg", "image/svg+xml", b"<svg "),
     ],
 )
 def test_wallboard_files_are_served_without_a_token_and_with_security_headers(

@@ -1,4 +1,4 @@
-"""The wallboard page (SPEC.md §6): one self-contained HTML page and its script and style."""
+"""The wallboard page (SPEC.md §6): one self-contained HTML page, its script, style and icon."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ ASSETS = {
     "wallboard.html": "text/html; charset=utf-8",
     "wallboard.js": "text/javascript; charset=utf-8",
     "wallboard.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
 }
 
 
@@ -52,3 +53,9 @@ def wallboard_script() -> Response:
 @router.get("/wallboard/wallboard.css", include_in_schema=False)
 def wallboard_style() -> Response:
     return _asset("wallboard.css")
+
+
+# Linked from the page, so the browser asks for it instead of /favicon.ico (a 404 otherwise).
+@router.get("/wallboard/favicon.svg", include_in_schema=False)
+def wallboard_icon() -> Response:
+    return _asset("favicon.svg")

@@ -102,6 +102,35 @@
     return node;
   }
 
+  /** A name cut with an ellipsis when its box is too narrow, the full text as its tooltip. */
+  function named(tag, className, text) {
+    const node = el(tag, `${className} ellipsis`, text);
+    node.title = String(text);
+    return node;
+  }
+
+  // ---------------------------------------------------------------- fitting values
+
+  const MIN_FIT = 0.35;
+
+  /** Shrink a value's font (CSS --fit) until its text fits its box: a 5-digit count on a
+   * narrow tile. Measured, not guessed from the length, so any font and any screen work. */
+  function fit(node) {
+    node.style.removeProperty("--fit");
+    if (node.clientWidth === 0) return; // not laid out (hidden)
+    let scale = 1;
+    while (node.scrollWidth > node.clientWidth && scale > MIN_FIT) {
+      // Glyph widths do not scale exactly with the size: step down until it fits.
+      const next = Math.min(scale - 0.02, (scale * node.clientWidth) / node.scrollWidth);
+      scale = Math.max(MIN_FIT, next);
+      node.style.setProperty("--fit", scale.toFixed(3));
+    }
+  }
+
+  function fitAll() {
+    for (const node of document.querySelectorAll(".fit")) fit(node);
+  }
+
   // ---------------------------------------------------------------- formatting
 
   /** Whole seconds as m:ss (minutes unbounded: 75:03). */
@@ -149,7 +178,7 @@
     const tiles = $("rightnow");
     for (const [field, label, kind] of RIGHT_NOW_TILES) {
       const tile = el("div", `tile tile-${field}`);
-      const value = testId(el("div", "tile-value", "–"), `rightnow-${field}`);
+      const value = testId(el("div", "tile-value fit", "–"), `rightnow-${field}`);
       value.dataset.kind = kind;
       tile.append(value, el("div", "tile-label", label));
       tiles.append(tile);
@@ -157,7 +186,7 @@
     const kpis = $("today");
     for (const [field, label, kind] of TODAY_KPIS) {
       const kpi = el("div", `kpi kpi-${kind}`);
-      const value = testId(el("dd", "kpi-value", "–"), `today-${field}`);
+      const value = testId(el("dd", "kpi-value fit", "–"), `today-${field}`);
       value.dataset.kind = kind;
       kpi.append(el("dt", "kpi-label", label), value);
       kpis.append(kpi);
@@ -167,7 +196,10 @@
   function renderRightNow(data) {
     for (const [field, , kind] of RIGHT_NOW_TILES) {
       const node = document.querySelector(`[data-testid="rightnow-${field}"]`);
-      node.textContent = formatValue(kind, data[field]);
+      const text = formatValue(kind, data[field]);
+      if (node.textContent === text) continue; // measuring costs a layout: only on a change
+      node.textContent = text;
+      fit(node);
     }
     const queueTile = document.querySelector(".tile-currentQueueLength");
     queueTile.classList.toggle("attention", Number(data.currentQueueLength) > 0);
@@ -176,7 +208,10 @@
   function renderToday(data) {
     for (const [field, , kind] of TODAY_KPIS) {
       const node = document.querySelector(`[data-testid="today-${field}"]`);
-      node.textContent = formatValue(kind, data[field]);
+      const text = formatValue(kind, data[field]);
+      if (node.textContent === text) continue; // measuring costs a layout: only on a change
+      node.textContent = text;
+      fit(node);
     }
   }
 
@@ -223,7 +258,7 @@
 
     const head = el("header", "queue-head");
     const title = el("h3", "queue-name");
-    title.append(testId(el("span", "", name), "queue-name"));
+    title.append(testId(named("span", "queue-name-text", name), "queue-name"));
     if (kind === "agent") title.append(el("span", "tag", "agent"));
     const length = el("div", "queue-length");
     length.append(
@@ -301,7 +336,10 @@
       const type = ["online", "away", "offline"].includes(status.type) ? status.type : "unknown";
       const row = testId(el("li", `agent status-${type}`), "agent-row");
       row.dataset.agentId = agent.agentId;
-      const badge = testId(el("span", `agent-status status-${type}`, status.name), "agent-status");
+      const badge = testId(
+        named("span", `agent-status status-${type}`, status.name),
+        "agent-status",
+      );
       badge.dataset.statusType = type;
       const on = Number(agent.onGoingChats) || 0;
       const max = Number(agent.maxConcurrentChats) || 0;
@@ -313,7 +351,7 @@
       bar.append(fill);
       row.append(
         el("span", "status-dot"),
-        testId(el("span", "agent-name", agent.displayName), "agent-name"),
+        testId(named("span", "agent-name", agent.displayName), "agent-name"),
         badge,
         testId(el("span", "agent-load", `${on} / ${max}`), "agent-load"),
         bar,
@@ -380,10 +418,19 @@
     for (const department of live) {
       const option = el("option", "", department.name);
       option.value = department.id;
+      option.title = String(department.name);
       options.push(option);
     }
     select.replaceChildren(...options);
     select.value = live.some((d) => d.id === state.departmentId) ? state.departmentId : "";
+    showChosenDepartment();
+  }
+
+  /** The select is cut at its maximum width: its tooltip names the chosen department. */
+  function showChosenDepartment() {
+    const select = $("department");
+    const chosen = select.selectedOptions[0];
+    select.title = chosen ? chosen.textContent : "";
   }
 
   function chooseDepartment(id) {
@@ -576,7 +623,10 @@
     $("queue").replaceChildren();
     $("agents").replaceChildren();
     $("agents-title").querySelector('[data-testid="agents-total"]').textContent = "";
-    for (const node of document.querySelectorAll(".tile-value, .kpi-value")) node.textContent = "–";
+    for (const node of document.querySelectorAll(".tile-value, .kpi-value")) {
+      node.textContent = "–";
+      fit(node);
+    }
     document.querySelector(".tile-currentQueueLength").classList.remove("attention");
   }
 
@@ -610,7 +660,15 @@
       start();
     });
     $("sign-out").addEventListener("click", signOut);
-    $("department").addEventListener("change", (event) => chooseDepartment(event.target.value));
+    $("department").addEventListener("change", (event) => {
+      showChosenDepartment();
+      chooseDepartment(event.target.value);
+    });
+    let refit = 0;
+    window.addEventListener("resize", () => {
+      window.cancelAnimationFrame(refit);
+      refit = window.requestAnimationFrame(fitAll);
+    });
     window.setInterval(tickWaits, 250);
     if (state.token) start();
     else showTokenForm("");
