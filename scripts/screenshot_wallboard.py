@@ -1,10 +1,11 @@
-"""Screenshot the wallboard at 1920×1080 with Debian's chromium (docs/wallboard.png).
+"""Screenshot the wallboard with Debian's chromium (docs/wallboard.png: 1920×1080).
 
 Without --url: serves a temporary SQLite database holding a realistic afternoon (4 departments,
 24 agents, a queue with waits on both sides of the thresholds) and shoots that. With --url and
 --token: shoots a server that is already running (e.g. `chatpulse demo`).
 
     .venv/bin/python scripts/screenshot_wallboard.py --out docs/wallboard.png
+    .venv/bin/python scripts/screenshot_wallboard.py --size 1366x768 --out /tmp/laptop.png
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
+import re
 import sys
 import tempfile
 import threading
@@ -266,11 +268,21 @@ def demo_server() -> Iterator[tuple[str, str]]:
             engine.dispose()
 
 
-def screenshot(base_url: str, token: str, out: Path, query: str = "") -> None:
-    """Open the wallboard, enter the token, wait for live data, save a 1920×1080 PNG."""
+def viewport_size(text: str) -> tuple[int, int]:
+    """'1366x768' -> (1366, 768)."""
+    match = re.fullmatch(r"(\d{3,5})[x×](\d{3,5})", text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 1920x1080, not {text!r}")
+    return int(match[1]), int(match[2])
+
+
+def screenshot(
+    base_url: str, token: str, out: Path, query: str = "", size: tuple[int, int] = (1920, 1080)
+) -> None:
+    """Open the wallboard, enter the token, wait for live data, save a PNG of the viewport."""
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        page = browser.new_page(viewport={"width": size[0], "height": size[1]})
         page.goto(f"{base_url}/wallboard{query}")
         page.get_by_test_id("token-input").fill(token)
         page.get_by_test_id("token-submit").click()
@@ -289,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="a running server (default: a temporary demo server)")
     parser.add_argument("--token", help="a realtime.read token for --url")
     parser.add_argument("--query", default="", help="page query, e.g. ?alertWait=90")
+    parser.add_argument(
+        "--size", type=viewport_size, default=(1920, 1080), help="viewport, e.g. 1366x768"
+    )
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing: apt-get install -y chromium", file=sys.stderr)
@@ -296,10 +311,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         if not args.token:
             parser.error("--url needs --token")
-        screenshot(args.url.rstrip("/"), args.token, args.out, args.query)
+        screenshot(args.url.rstrip("/"), args.token, args.out, args.query, args.size)
     else:
         with demo_server() as (base_url, token):
-            screenshot(base_url, token, args.out, args.query)
+            screenshot(base_url, token, args.out, args.query, args.size)
     print(args.out)
     return 0
 
