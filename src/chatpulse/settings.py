@@ -46,3 +46,6 @@ class Settings(BaseSettings):
     max_header_bytes: int = 16 * 1024  # request line and headers (uvicorn/h11)
     shutdown_timeout_s: int = 10  # graceful shutdown: in-flight requests get this long
     cors_origins: str = ""  # a comma list of origins allowed to call the API; empty: no CORS
+    # A token looked up is trusted this long in each process; revocation through this process
+    # takes effect at once, through another within this bound. 0: look up on every request.
+    token_cache_s: float = 1.0

@@ -97,6 +97,14 @@ class Workers:
         assert response.status_code == 200, response.text
         return int(response.headers[WORKER]), response
 
+    def request_status(
+        self, method: str, path: str, status: int, **kwargs: Any
+    ) -> tuple[int, httpx.Response]:
+        with httpx.Client(base_url=self.url, headers=self.headers, timeout=30) as http:
+            response = http.request(method, path, **kwargs)
+        assert response.status_code == status, response.text
+        return int(response.headers[WORKER]), response
+
     def ingest(self) -> tuple[int, int]:
         """One visitor arrives: (the worker that stored it, its sequence)."""
         moment = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
@@ -287,3 +295,40 @@ def test_every_response_names_the_process_that_served_it(server: Server) -> None
         answers = [http.get("/healthz"), http.get("/api/v3/site"), http.get("/nowhere")]
     assert [r.status_code for r in answers] == [200, 401, 404]
     assert [r.headers[WORKER] for r in answers] == [str(os.getpid())] * 3
+
+
+def test_a_revoked_token_is_refused_at_once_here_and_within_a_second_on_the_other_worker(
+    workers: Workers,
+) -> None:
+    """Tokens are trusted from memory for at most CHATPULSE_TOKEN_CACHE_S (1 s by default):
+    the worker that revoked refuses the token's very next request, the other within 1 s."""
+    _, created = workers.request_status("POST", "/api/v3/tokens", 201, json={"name": "board"})
+    board = {"Authorization": f"Bearer {created.json()['token']}", "Connection": "close"}
+
+    def read() -> tuple[int, int]:
+        with httpx.Client(base_url=workers.url, headers=board, timeout=30) as http:
+            response = http.get(RIGHT_NOW)
+        return int(response.headers[WORKER]), response.status_code
+
+    warmed: set[int] = set()
+    for _ in range(TRIES):  # both workers now hold the token in memory
+        worker, status = read()
+        assert status == 200
+        warmed.add(worker)
+        if len(warmed) == 2:
+            break
+    assert len(warmed) == 2, f"every read was served by one worker: {warmed}"
+
+    revoker, _ = workers.request_status("DELETE", f"/api/v3/tokens/{created.json()['id']}", 204)
+    revoked_at = time.monotonic()
+    refused_by: set[int] = set()
+    while refused_by != set(warmed):
+        sent = time.monotonic()
+        assert sent < revoked_at + 5, f"still accepted by {set(warmed) - refused_by}"
+        worker, status = read()
+        if worker == revoker or sent > revoked_at + 1.0:
+            assert status == 401, (worker, sent - revoked_at)
+        if status == 401:
+            refused_by.add(worker)
+        else:
+            assert status == 200

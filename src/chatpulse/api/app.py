@@ -37,6 +37,7 @@ from chatpulse.clock import Clock, SystemClock
 from chatpulse.domain.errors import ChatPulseError
 from chatpulse.settings import Settings
 from chatpulse.store.db import make_engine
+from chatpulse.store.sites import TokenCache
 
 DESCRIPTION = """ChatPulse keeps the live state of a live-chat operation and answers the four
 questions of the Comm100 Live Chat Real Time API (Agents, Queue, Today, RightNow).
@@ -76,6 +77,7 @@ def create_app(
         settings.database_url, settings.pool_size, settings.pool_overflow
     )
     app.state.clock = clock or SystemClock()
+    app.state.tokens = TokenCache(app.state.engine, settings.token_cache_s)
     listeners: list[Callable[[int, int], None]] = []
     app.state.listeners = listeners
 

@@ -79,5 +79,6 @@ def revoke_token(request: Request, who: Admin, token_id: str) -> Response:
     now = request.app.state.clock.now()
     if key is None or not sites.revoke_token(request.app.state.engine, who.site_id, key, now):
         raise NotFound("token")
+    request.app.state.tokens.forget(key)  # its next request here is refused
     request.app.state.stream_hub.revoke(key)  # this process's streams of the token end now
     return Response(status_code=204)
