@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -21,6 +21,7 @@ from fastapi.security import (
     HTTPBearer,
 )
 from pydantic import WithJsonSchema
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from chatpulse.api.limits import Limits, client_of
@@ -98,14 +99,15 @@ def check_site(named: list[tuple[str, str]], site_id: int) -> None:
             raise Forbidden(f"{field} is not the site of this token", field)
 
 
-def authorize(request: Request, allowed: tuple[str, ...]) -> Principal:
+async def authorize(request: Request, allowed: tuple[str, ...]) -> Principal:
     secret = credential_of(request.headers.get("authorization"))
     limits: Limits = request.app.state.limits
     client = client_of(request)
     limits.before_lookup(client)
-    # From memory for at most CHATPULSE_TOKEN_CACHE_S (store/sites.TokenCache).
+    # From memory for at most CHATPULSE_TOKEN_CACHE_S (store/sites.TokenCache): on the event
+    # loop, no thread; a token not in memory is looked up in a worker thread.
     tokens: sites.TokenCache = request.app.state.tokens
-    token = tokens.find(secret)
+    token = tokens.remembered(secret) or await run_in_threadpool(tokens.find, secret)
     if token is None:
         limits.lookup_failed(client)
         raise Unauthorized("unknown or revoked token")
@@ -116,10 +118,10 @@ def authorize(request: Request, allowed: tuple[str, ...]) -> Principal:
     return Principal(token.site_id, token.id, token.scopes)
 
 
-def require(*allowed: str) -> Callable[..., Principal]:
+def require(*allowed: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits tokens holding any of `allowed` (none: any valid token)."""
 
-    def dependency(
+    async def dependency(
         request: Request,
         _bearer: Annotated[None, Depends(bearer)],
         _basic: Annotated[None, Depends(basic)],
@@ -134,6 +136,6 @@ def require(*allowed: str) -> Callable[..., Principal]:
             WithJsonSchema({"type": "integer"}),
         ] = None,
     ) -> Principal:
-        return authorize(request, allowed)
+        return await authorize(request, allowed)
 
     return dependency

@@ -158,7 +158,13 @@ class TokenCache:
         self._clock = clock
         self._entries: dict[str, tuple[TokenInfo, float]] = {}
 
+    def remembered(self, secret: str) -> TokenInfo | None:
+        """The token, if this process looked it up less than `ttl` ago; no database read."""
+        entry = self._entries.get(hash_token(secret))
+        return entry[0] if entry is not None and entry[1] > self._clock() else None
+
     def find(self, secret: str) -> TokenInfo | None:
+        """The live token with this secret: from memory, else from the database."""
         digest = hash_token(secret)
         now = self._clock()
         entry = self._entries.get(digest)
