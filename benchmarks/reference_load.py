@@ -35,6 +35,7 @@ import datetime as dt
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -239,6 +240,64 @@ def throughput(server: Server, token: str, path: str, seconds: float, clients: i
     return sum(counts) / (time.perf_counter() - began)
 
 
+# Targets of issue "Live at contact-centre scale": throughput as a share of /healthz of the same
+# server in the same run (no auth, no database), 8 connections, and p99 (None: no p99 target).
+CEILING_TARGETS: tuple[tuple[str, str, float, float | None], ...] = (
+    ("/healthz", "/healthz", 1.0, None),
+    ("/api/v3/site (token + one row)", "/api/v3/site", 0.85, 10.0),
+    ("RightNow", VIEWS + "RightNow", 0.7, 10.0),
+    ("Queue", VIEWS + "Queue", 0.5, 10.0),
+    ("Today", VIEWS + "Today", 0.5, 10.0),
+    ("Agents, 100 a page", VIEWS + "Agents?pageSize=100", 0.5, 10.0),
+)
+
+
+def wrk(url: str, token: str, seconds: float) -> tuple[float, float]:
+    """(requests/s, p99 ms) of `wrk -t1 -c8` against `url`: a C client, so that the figures
+    are the server's, not a Python client's (Debian: `apt-get install wrk`)."""
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            "-c8",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "-H",
+            f"Authorization: Bearer {token}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rate = float(next(line.split()[1] for line in out.splitlines() if "Requests/sec" in line))
+    p99 = next(line.split()[1] for line in out.splitlines() if line.strip().startswith("99%"))
+    unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    number = p99.rstrip("usm")
+    return rate, float(number) * unit[p99[len(number) :]]
+
+
+def ceiling(results: Results, config: str, server: Server, token: str, seconds: float) -> None:
+    """Each endpoint's throughput and p99 at 8 connections, as a share of /healthz."""
+    if shutil.which("wrk") is None:
+        results.add(config, "8 connections (wrk): not measured", "wrk is not installed")
+        return
+    healthz = 0.0
+    for name, path, share, p99_target in CEILING_TARGETS:
+        rate, p99 = wrk(server.url + path, token, seconds)
+        healthz = healthz or rate
+        ratio = rate / healthz
+        target = f"≥ {share:g}× /healthz" + (f", p99 ≤ {p99_target:g} ms" if p99_target else "")
+        met = ratio >= share and (p99_target is None or p99 <= p99_target)
+        results.add(
+            config,
+            f"wrk -c8 {name}: requests/s, p99, ÷ /healthz",
+            f"{rate:,.0f}/s, {p99:.1f} ms, {ratio:.2f}",
+            target,
+            None if path == "/healthz" else met,
+        )
+
+
 @contextmanager
 def background_ingest(server: Server, token: str, per_second: float) -> Iterator[list[int]]:
     """One single-event ingest every 1/per_second s in a thread; yields the count sent."""
@@ -409,6 +468,7 @@ def measure(
             "≥ 0.7",
             ratio >= 0.7,
         )
+        ceiling(results, config, server, token, seconds)
         # Event-to-stream latency, 20 streams.
         lat, missing = asyncio.run(stream_latency(server.url, token, 20, 20, 0.4))
         p99 = percentile(lat, 99)
