@@ -306,13 +306,31 @@ def _check_traffic(args: argparse.Namespace) -> None:
         raise CliError("--rate must be a number from 0 to 1000")
 
 
+def _progress_interval() -> float:
+    """Seconds between plain progress lines on stderr ($CHATPULSE_PROGRESS_INTERVAL)."""
+    from chatpulse.progress import interval_from
+
+    try:
+        return interval_from()
+    except ValueError as err:
+        raise CliError(str(err)) from None
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from chatpulse.sim.demo import DemoError, DemoOptions, run_demo
 
     _check_traffic(args)
     if not 1 <= args.port <= 65535:
         raise CliError("--port must be from 1 to 65535")
-    options = DemoOptions(args.host, args.port, args.agents, args.departments, args.rate, args.seed)
+    options = DemoOptions(
+        args.host,
+        args.port,
+        args.agents,
+        args.departments,
+        args.rate,
+        args.seed,
+        progress_interval=_progress_interval(),
+    )
     try:
         run_demo(options, sys.stdout, sys.stderr)
     except DemoError as err:
@@ -369,18 +387,24 @@ def _sites_to_replay(engine: Engine, site: int | None) -> list[int]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from chatpulse.progress import Reporter
     from chatpulse.store import replay
 
+    interval = _progress_interval()
     engine = _engine(args.database)
     _ready(engine)
     failed = 0
     for site_id in _sites_to_replay(engine, args.site):
-        try:
-            result = replay.check(engine, site_id)
-        except replay.ReplayError as err:
-            print(f"site {site_id}: the log does not replay: {err}")
-            failed += 1
-            continue
+        with Reporter(f"check site {site_id}", "events", interval=interval) as progress:
+            try:
+                result = replay.check(engine, site_id, progress.update)
+            except replay.ReplayError as err:
+                progress.finish(f"the log does not replay after {progress.done} events")
+                print(f"site {site_id}: the log does not replay: {err}")
+                failed += 1
+                continue
+            verdict = "ok" if result.ok else f"{len(result.differences)} projections differ"
+            progress.finish(f"{verdict}, {result.events} events replayed")
         if result.ok:
             print(f"site {site_id}: ok ({result.events} events replayed)")
         else:
@@ -391,24 +415,30 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
+    from chatpulse.progress import Reporter
     from chatpulse.store import replay
 
+    interval = _progress_interval()
     engine = _engine(args.database)
     _ready(engine)
     for site_id in _sites_to_replay(engine, args.site):
-        try:
-            count = replay.rebuild(engine, site_id)
-        except replay.ReplayError as err:
-            raise CliError(f"the log does not replay: {err}") from None
+        with Reporter(f"rebuild site {site_id}", "events", interval=interval) as progress:
+            try:
+                count = replay.rebuild(engine, site_id, progress.update)
+            except replay.ReplayError as err:
+                raise CliError(f"the log does not replay: {err}") from None
+            progress.finish(f"rebuilt from {count} events")
         print(f"site {site_id}: rebuilt from {count} events")
     return 0
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
+    from chatpulse.progress import Reporter
     from chatpulse.store import prune
 
     if not 1 <= args.batch <= 100_000:
         raise CliError("--batch must be from 1 to 100000")
+    interval = _progress_interval()
     engine = _engine(args.database)
     _ready(engine)
     now = SystemClock().now()
@@ -421,10 +451,15 @@ def cmd_prune(args: argparse.Namespace) -> int:
         except prune.PruneError as err:
             raise CliError(f"site {site_id}: {err}" if args.site is None else str(err)) from None
     for site_id, cutoff in cutoffs.items():
-        try:
-            result = prune.prune(engine, site_id, cutoff, args.batch)
-        except prune.PruneError as err:
-            raise CliError(str(err)) from None
+        with Reporter(f"prune site {site_id}", "events", interval=interval) as progress:
+            try:
+                result = prune.prune(engine, site_id, cutoff, args.batch, progress.update)
+            except prune.PruneError as err:
+                raise CliError(str(err)) from None
+            progress.finish(
+                f"removed {result.removed['events']} of the {progress.total} events before "
+                f"the cut-off ({result.batches} write transactions)"
+            )
         print(f"site {site_id}: {result.summary()}", flush=True)
     return 0
 

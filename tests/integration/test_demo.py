@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from chatpulse.clock import SystemClock
+from chatpulse.sim.demo_zone import demo_zone
 from chatpulse.store import migrate, sites
 from chatpulse.store.db import make_engine
 from tests.integration.procs import ServerProcess
@@ -31,11 +32,14 @@ SIX_AGENTS_BUSY += ("--seed", "1")
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[ServerProcess, str]]:
-    """A `chatpulse serve` process on a fresh SQLite file, and an all-scope token of its site."""
+    """A `chatpulse serve` process on a fresh SQLite file, and an all-scope token of its site.
+    The site is in the zone the demo would pick now, where it is 14:xx: the simulator's daily
+    curve is then near its peak whatever the hour, date and zone of the machine."""
     database = f"sqlite:///{tmp_path / 'sim.db'}"
     engine = make_engine(database)
     migrate.upgrade(engine)
-    site = sites.create_site(engine, "Simulated", "UTC", SystemClock().now())
+    now = SystemClock().now()
+    site = sites.create_site(engine, "Simulated", demo_zone(now).name, now)
     _, token = sites.create_token(engine, site.id, "sim", sites.ALL_SCOPES, 0)
     engine.dispose()
     server = ServerProcess(database, tmp_path / "server.log")
@@ -70,6 +74,10 @@ def test_simulate_drives_a_server_with_only_valid_batches(
     )
     assert match is not None, result.stderr
     stored = int(match.group(1))
+    # 6 agents at rate 1: 6 × 20 chats an hour at the peak, 0.113 visitors/s; between 13:30 and
+    # 15:00 local the curve is at 87.5–100 % of it: some 190 visitors in the half hour, each
+    # with an arrival and a departure, three in ten of them with a chat of a dozen events or
+    # more. (In a site at 04:00 local the curve is at 10 % and this gave 84 to 165 events.)
     assert stored > 500, summary
     assert "rejected event" not in result.stderr
 
@@ -137,12 +145,18 @@ def test_demo_serves_until_sigterm_then_removes_its_directory(tmp_path: Path) ->
     port = free_port()
     scratch = tmp_path / "tmp"
     scratch.mkdir()
+    started = SystemClock().now()
     proc = subprocess.Popen(
         [*CHATPULSE, "demo", "--port", str(port), "--agents", "8", "--departments", "2"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "TMPDIR": str(scratch), "PYTHONUNBUFFERED": "1"},
+        env={
+            **os.environ,
+            "TMPDIR": str(scratch),
+            "PYTHONUNBUFFERED": "1",
+            "CHATPULSE_PROGRESS_INTERVAL": "0",  # a progress line per simulated minute
+        },
     )
     try:
         assert proc.stdout is not None
@@ -150,6 +164,7 @@ def test_demo_serves_until_sigterm_then_removes_its_directory(tmp_path: Path) ->
         threading.Thread(target=_lines, args=(proc.stdout, lines), daemon=True).start()
         wallboard = _wait_for(lines, "Wallboard:")
         token = _wait_for(lines, "Token:")
+        ready = SystemClock().now()
         assert wallboard == f"http://127.0.0.1:{port}/wallboard"
         assert [p.name[:15] for p in scratch.iterdir()] == ["chatpulse-demo-"]
         base = f"http://127.0.0.1:{port}"
@@ -167,9 +182,14 @@ def test_demo_serves_until_sigterm_then_removes_its_directory(tmp_path: Path) ->
                 "ongoingChatsWithBot",
             ]
         )
-        assert 1 <= now["loggedInAgents"] <= 8  # the pre-filled hours put agents on shift
+        # The site's zone is at 14:xx: the 3 hours replayed (from 11:xx) and the first hour live
+        # have an arrival share from 0.85 to 1, and a staffing target of
+        # round(8 × (0.15 + 0.65 × share)) = round(5.62 … 6.4) = 6 agents on shift throughout
+        # (online, or away on a break): none ever leaves, the other 2 are offline.
+        assert now["loggedInAgents"] == 6
+        assert 1 <= now["agentsInChat"] <= 6
         today = get(base, token, "/api/v3/livechat/realTime/Today")
-        assert today["totalChats"] > 0 or now["visitorOnSite"] > 0
+        assert today["totalChats"] > 0
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:
@@ -177,7 +197,27 @@ def test_demo_serves_until_sigterm_then_removes_its_directory(tmp_path: Path) ->
             proc.kill()
             proc.wait()
     assert proc.stderr is not None
-    assert "Traceback" not in proc.stderr.read()
+    err = proc.stderr.read().splitlines()
+    assert "Traceback" not in "\n".join(err)
+    # Which zone and why: the one picked at some instant between the start and the token.
+    picks = {demo_zone(t).reason() for t in range(started, ready, 1_000_000)}
+    assert err[0].removeprefix("chatpulse demo: ") in picks | {demo_zone(ready).reason()}
+    assert err[1] == (
+        "chatpulse demo: site 10000, 8 agents in 2 departments; replaying the last 3 hours of"
+        " traffic…"
+    )
+    # The history: a line per simulated minute, then the summary.
+    for minute, line in enumerate(err[2:182], start=1):
+        count = f"{minute}/180 minutes ({100 * minute // 180}%)"
+        rate_and_left = r"(\d+|\d\.\d) minutes/s, (\d+ s|\d+ min \d+ s) left"
+        assert re.fullmatch(
+            rf"chatpulse demo: history: {re.escape(count)}, {rate_and_left}", line
+        ), line
+    assert re.fullmatch(
+        r"chatpulse demo: history: 3 hours of traffic replayed, \d+ events stored in \d+\.\d s",
+        err[182],
+    ), err[182]
+    assert err[183:] == ["chatpulse demo: stopping"]
     assert list(scratch.iterdir()) == []
     with pytest.raises(httpx.TransportError):
         httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)

@@ -5,7 +5,9 @@ other sites stay exactly as they were."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -39,8 +41,16 @@ SECOND = 1_000_000
 BASE = "/api/v3/livechat/realTime/"
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
+def _run(*args: str, progress_interval: str = "3600") -> subprocess.CompletedProcess[str]:
+    """The command line; plain progress lines on stderr at most once an hour, unless told."""
+    env = {**os.environ, "CHATPULSE_PROGRESS_INTERVAL": progress_interval}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def _progress_line(site_id: int, done: int, total: int) -> str:
+    """A plain progress line of prune, its rate and time left (machine speed) as a pattern."""
+    count = f"{done}/{total} events ({100 * done // total}%)"
+    return rf"prune site {site_id}: {re.escape(count)}, (\d+|\d\.\d) events/s, \d+ s left"
 
 
 def _zero_line(site_id: int, cutoff: int) -> str:
@@ -192,14 +202,31 @@ def test_prune_removes_exactly_what_lies_before_the_cutoff(
     kept_after_cutoff = _log_rows(engine, site.site_id, cutoff)
 
     result = _run(
-        "prune", "--before", "2026-11-22", "--site", str(site.site_id), "--database", database_url
+        "prune",
+        "--before",
+        "2026-11-22",
+        "--site",
+        str(site.site_id),
+        "--database",
+        database_url,
+        progress_interval="0",
     )
     counts = ", ".join(f"{name} {HAND_MADE_REMOVED[name]}" for name in prune.COUNTED)
-    assert (result.returncode, result.stdout, result.stderr) == (
+    assert (result.returncode, result.stdout) == (
         0,
         f"site {site.site_id}: removed {counts} (before 2026-11-22T00:00:00.000Z)\n",
-        "",
-    )
+    ), result.stderr
+    # 29 events before the cut-off: chats 15 (3 + 3 + 2 + 2 + 2 + 3), statuses 3, visitors 6,
+    # invitations 5; one batch of each kind (--batch 2000), a line after each.
+    lines = result.stderr.splitlines()
+    assert len(lines) == 5, result.stderr
+    for line, done in zip(lines, (15, 18, 24, 29), strict=False):
+        assert re.fullmatch(_progress_line(site.site_id, done, 29), line), line
+    assert re.fullmatch(
+        rf"prune site {site.site_id}: removed 16 of the 29 events before the cut-off"
+        r" \(4 write transactions\) in \d+\.\d s",
+        lines[4],
+    ), lines[4]
     remaining = _log_rows(engine, site.site_id)
     assert [(row[0], row[1]) for row in remaining] == [
         (n, uid("event", n)) for n in range(1, len(events) + 1) if n not in GONE
@@ -232,6 +259,13 @@ def test_prune_removes_exactly_what_lies_before_the_cutoff(
         "prune", "--before", "2026-11-22", "--site", str(site.site_id), "--database", database_url
     )
     assert (result.returncode, result.stdout) == (0, _zero_line(site.site_id, cutoff))
+    # What stays before the cut-off is examined again: chats 7, statuses 2, visitors 2,
+    # invitations 2.
+    assert re.fullmatch(
+        rf"prune site {site.site_id}: removed 0 of the 13 events before the cut-off"
+        r" \(4 write transactions\) in \d+\.\d s\n",
+        result.stderr,
+    ), result.stderr
 
     # Ingest goes on from the pruned state: the renumbered statuses, the rebuilt busy time.
     later = [

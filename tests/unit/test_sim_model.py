@@ -6,9 +6,13 @@ import datetime as dt
 import random
 import zoneinfo
 
+import pytest
+
 from chatpulse.domain.events import EVENT_TYPES, Event
 from chatpulse.domain.projector import Projector
 from chatpulse.sim import curve
+from chatpulse.sim.demo import PREFILL_S as DEMO_PREFILL_S
+from chatpulse.sim.demo_zone import demo_zone
 from chatpulse.sim.model import Model
 from chatpulse.sim.plan import AWAY, OFFLINE, ONLINE, Roster, RosterAgent, plan_site
 from tests.support import uid
@@ -19,6 +23,7 @@ LUNCH, MEETING = uid("status", 1), uid("status", 2)
 # 2026-11-24 10:00 UTC: the peak of the day in UTC.
 TEN_UTC = int(dt.datetime(2026, 11, 24, 10, tzinfo=dt.UTC).timestamp()) * S
 THREE_UTC = TEN_UTC - 7 * 3600 * S
+PREFILL_S = int(DEMO_PREFILL_S)
 
 
 def roster(agents: int, departments: int, seed: int = 1) -> Roster:
@@ -156,3 +161,54 @@ def test_a_single_agent_of_capacity_one_never_holds_two_chats() -> None:
         assert all(a.ongoing_chats <= 1 for a in p.agents.values())
     # The one agent is swamped: visitors give up waiting.
     assert {"chat.accepted", "chat.abandoned", "chat.switched_to_message"} <= kinds
+
+
+# The instants of tests/unit/test_demo_zone.py, with the zone the demo picks at each and the
+# staffing target there, worked out by hand: round(40 × (0.15 + 0.65 × arrival share)).
+DEMO_STARTS = [
+    # Brisbane 14:00: share 1.0 → 40 × 0.8 = 32
+    (dt.datetime(2026, 11, 28, 4, tzinfo=dt.UTC), "Australia/Brisbane", 32),
+    # Anchorage 14:59:30: share 1.0 − 0.05 × 119/120 = 0.950417 → 40 × 0.767771 = 30.71 → 31
+    (dt.datetime(2026, 12, 31, 23, 59, 30, tzinfo=dt.UTC), "America/Anchorage", 31),
+    # Honolulu 14:30: share 0.975 → 40 × 0.78375 = 31.35 → 31
+    (dt.datetime(2026, 3, 29, 0, 30, tzinfo=dt.UTC), "Pacific/Honolulu", 31),
+    # Johannesburg 14:00: 32
+    (dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC), "Africa/Johannesburg", 32),
+]
+
+
+@pytest.mark.parametrize(("start", "zone", "on_shift"), DEMO_STARTS)
+def test_the_demo_shows_a_busy_operation_within_its_first_minute(
+    start: dt.datetime, zone: str, on_shift: int
+) -> None:
+    """`chatpulse demo` with its defaults (40 agents, 4 departments): the model replays the
+    3 hours before the start in the zone the demo picks, then runs live for a minute."""
+    now = int(start.timestamp()) * S
+    picked = demo_zone(now)
+    assert picked.name == zone
+    r = roster(40, 4)
+    model = Model(r, now - PREFILL_S * S, seed=1, zone=zoneinfo.ZoneInfo(picked.name))
+    p = projector(r)
+    history: list[Event] = []
+    for t in range(0, PREFILL_S + 1, 60):
+        history.extend(model.advance(now - (PREFILL_S - t) * S))
+    for event in history:
+        assert p.apply(event, 0) is None, event
+    # Staffing last ran at the start itself (3 h = 36 rounds of 5 minutes).
+    assert sum(a.on_shift for a in model.agents.values()) == on_shift
+    # Today so far: chats accepted and ended in the local afternoon (the 3 hours from 11:00 or
+    # later are all of the site's local today).
+    local_day = picked.local.date()
+    accepted = [e for e in history if e.type == "chat.accepted"]
+    assert len(accepted) > 0 and len([e for e in history if e.type == "chat.ended"]) > 0
+    zone_info = zoneinfo.ZoneInfo(zone)
+    assert {dt.datetime.fromtimestamp(e.occurred_at / S, zone_info).date() for e in history} == {
+        local_day
+    }
+    waiting_seen = 0
+    for second in range(1, 61):
+        for event in model.advance(now + second * S):
+            assert p.apply(event, 0) is None, event
+        assert sum(1 for a in p.agents.values() if a.ongoing_chats) > 0  # agents in chat
+        waiting_seen += bool(model.waiting)
+    assert waiting_seen > 0  # visitors waited in some queue

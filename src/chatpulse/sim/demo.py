@@ -3,7 +3,6 @@ a demo site and token, and simulated traffic (the last hours first, then live)."
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
@@ -20,7 +19,8 @@ from typing import TextIO
 import httpx
 
 from chatpulse.clock import SystemClock
-from chatpulse.domain.window import load_zone
+from chatpulse.progress import INTERVAL_S, Reporter
+from chatpulse.sim.demo_zone import demo_zone
 from chatpulse.sim.driver import SimulationError, Stats, simulate
 from chatpulse.store import migrate, sites
 from chatpulse.store.db import make_engine
@@ -42,21 +42,7 @@ class DemoOptions:
     departments: int = 4
     rate: float = 1.0
     seed: int | None = None
-
-
-def local_zone_name() -> str:
-    """This machine's IANA time zone if it can be told ($TZ, /etc/localtime, /etc/timezone),
-    else UTC."""
-    candidates = [os.environ.get("TZ", "").lstrip(":")]
-    target = os.path.realpath("/etc/localtime")
-    if "zoneinfo/" in target:
-        candidates.append(target.split("zoneinfo/", 1)[1])
-    with contextlib.suppress(OSError):
-        candidates.append(Path("/etc/timezone").read_text().strip())
-    for name in candidates:
-        if name and load_zone(name) is not None:
-            return name
-    return "UTC"
+    progress_interval: float = INTERVAL_S  # seconds between plain progress lines
 
 
 def _check_port(host: str, port: int) -> None:
@@ -130,7 +116,8 @@ class _Server:
 
 
 def run_demo(options: DemoOptions, out: TextIO, err: TextIO) -> None:
-    """Run until Ctrl-C or SIGTERM, then stop the server and remove the temporary directory."""
+    """Run until Ctrl-C or SIGTERM, then stop the server and remove the temporary directory.
+    The site's time zone is one where it is the afternoon now (sim/demo_zone.py)."""
     _check_port(options.host, options.port)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     workdir = Path(tempfile.mkdtemp(prefix="chatpulse-demo-"))
@@ -140,26 +127,29 @@ def run_demo(options: DemoOptions, out: TextIO, err: TextIO) -> None:
         engine = make_engine(database)
         try:
             migrate.upgrade(engine)
-            zone = local_zone_name()
-            site = sites.create_site(engine, "Demo site", zone, SystemClock().now())
-            _, token = sites.create_token(
-                engine, site.id, "demo", sites.ALL_SCOPES, SystemClock().now()
-            )
+            now = SystemClock().now()
+            zone = demo_zone(now)
+            site = sites.create_site(engine, "Demo site", zone.name, now)
+            _, token = sites.create_token(engine, site.id, "demo", sites.ALL_SCOPES, now)
         finally:
             engine.dispose()
+        print(f"chatpulse demo: {zone.reason()}", file=err, flush=True)
         server = _Server(database, options.host, options.port, workdir / "server.log")
         url = f"http://{_connect_host(options.host)}:{options.port}"
         server.wait_healthy(url)
+        hours = f"{PREFILL_S / 3600:.0f} hours"
         print(
-            f"chatpulse demo: site {site.id} ({zone}), {options.agents} agents in "
-            f"{options.departments} departments; replaying the last "
-            f"{PREFILL_S / 3600:.0f} hours of traffic…",
+            f"chatpulse demo: site {site.id}, {options.agents} agents in "
+            f"{options.departments} departments; replaying the last {hours} of traffic…",
             file=err,
             flush=True,
         )
+        history = Reporter(
+            "chatpulse demo: history", "minutes", stream=err, interval=options.progress_interval
+        )
 
         def ready(stats: Stats) -> None:
-            print(f"chatpulse demo: {stats.accepted} past events stored", file=err, flush=True)
+            history.finish(f"{hours} of traffic replayed, {stats.accepted} events stored")
             print(f"Wallboard: {url}/wallboard", file=out)
             print(f"Token: {token}", file=out)
             print(
@@ -169,18 +159,20 @@ def run_demo(options: DemoOptions, out: TextIO, err: TextIO) -> None:
             )
             print("Press Ctrl-C to stop.", file=out, flush=True)
 
-        simulate(
-            url,
-            token,
-            agents=options.agents,
-            departments=options.departments,
-            rate=options.rate,
-            seed=options.seed,
-            prefill_s=PREFILL_S,
-            log=lambda line: print(f"chatpulse demo: {line}", file=err, flush=True),
-            ready=ready,
-            check=server.check,
-        )
+        with history:
+            simulate(
+                url,
+                token,
+                agents=options.agents,
+                departments=options.departments,
+                rate=options.rate,
+                seed=options.seed,
+                prefill_s=PREFILL_S,
+                prefill_progress=lambda done, total: history.update(done // 60, total // 60),
+                log=lambda line: history.log(f"chatpulse demo: {line}"),
+                ready=ready,
+                check=server.check,
+            )
     except SimulationError as error:
         if server is not None:
             server.check()  # a dead server explains the failure better

@@ -25,6 +25,8 @@ MAX_PENDING = 100_000  # events kept for a server that does not answer; older on
 EVENTS_PATH = "/api/v3/livechat/events"
 
 Log = Callable[[str], None]
+# Told (seconds of past traffic replayed, seconds to replay) as the replay goes on.
+Progress = Callable[[int, int], None]
 
 
 class SimulationError(Exception):
@@ -147,17 +149,23 @@ class Driver:
         self.pending: list[Event] = []
         self.poisoned: set[tuple[str, str]] = set()
 
-    def catch_up(self, until: int, step: int = 60 * MICROS) -> None:
+    def catch_up(
+        self, until: int, step: int = 60 * MICROS, progress: Progress | None = None
+    ) -> None:
         """Run the model quickly from its start up to `until`, posting in full batches."""
-        t = self.model.now
+        start = t = self.model.now
         while t < until:
             t = min(until, t + step)
             self.pending.extend(self.model.advance(t))
             while len(self.pending) >= MAX_BATCH:
                 if not self.flush(limit=MAX_BATCH):
                     raise SimulationError(f"the server at {self.client.base_url} stopped answering")
+            if progress is not None and t < until:  # the last step is told after the flush
+                progress((t - start) // MICROS, (until - start) // MICROS)
         if not self.flush():
             raise SimulationError(f"the server at {self.client.base_url} stopped answering")
+        if progress is not None:
+            progress((until - start) // MICROS, (until - start) // MICROS)
 
     def tick(self, now: int) -> None:
         """Post the events that happened since the last tick, in one request (if under 1,000)."""
@@ -269,13 +277,15 @@ def simulate(
     duration_s: float | None = None,
     seed: int | None = None,
     prefill_s: float = 0.0,
+    prefill_progress: Progress | None = None,
     log: Log,
     ready: Callable[[Stats], None] | None = None,
     check: Callable[[], None] | None = None,
     stop: threading.Event | None = None,
 ) -> Stats:
     """Set up the roster on the server at `url`, replay the last `prefill_s` seconds of traffic
-    quickly (past times, in order), call `ready`, then send live traffic until stopped."""
+    quickly (past times, in order; telling `prefill_progress`), call `ready`, then send live
+    traffic until stopped."""
     seed = secrets.randbits(32) if seed is None else seed
     with connect(url, token) as client:
         zone = site_zone(client)
@@ -284,7 +294,7 @@ def simulate(
         model = Model(roster, now - int(prefill_s * MICROS), seed, rate, zone)
         driver = Driver(client, model, log)
         if prefill_s > 0:
-            driver.catch_up(now)
+            driver.catch_up(now, progress=prefill_progress)
         if ready is not None:
             ready(driver.stats)
         return driver.run(duration_s, stop, check=check)

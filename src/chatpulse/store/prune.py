@@ -5,7 +5,7 @@ the cut-off needs, so that `chatpulse check` still passes (docs/operations.md, R
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -28,6 +28,9 @@ BATCH = 2_000  # events (and so at most as many rows of each table) per write tr
 SCAN = 10_000  # events read per query while planning
 _IN = 500  # ids per IN list
 K = TypeVar("K")
+# Told (events before the cut-off handled, events before the cut-off) after the plan and after
+# every batch; the second figure grows if events before the cut-off arrive meanwhile.
+Progress = Callable[[int, int], None]
 
 # The order the counts are printed in; events come last.
 COUNTED = (
@@ -76,8 +79,10 @@ class _Plan:
     # intervals, instead of every agent's in every batch.
     chat_agents: dict[str, str] = field(default_factory=dict)
     scanned_upto: int = 0
+    events: int = 0  # all the events before the cut-off read so far
 
     def add(self, seq: int, kind: str, data: dict[str, Any]) -> None:
+        self.events += 1
         if kind == "agent.status_changed":
             self.statuses.setdefault(data["agentId"], []).append(seq)
         elif kind.startswith("visitor."):
@@ -135,25 +140,39 @@ def latest_cutoff(site_zone: str, now: int) -> int:
 # ---------------------------------------------------------------- prune
 
 
-def prune(engine: Engine, site_id: int, cutoff: int, batch: int = BATCH) -> PruneResult:
+def prune(
+    engine: Engine,
+    site_id: int,
+    cutoff: int,
+    batch: int = BATCH,
+    progress: Progress | None = None,
+) -> PruneResult:
     """Remove what lies entirely before `cutoff` from one site, in write transactions of at
     most `batch` events each; every transaction leaves a log that replays to its projections."""
     result = PruneResult(site_id, cutoff)
     plan = _Plan()
     _scan(engine, site_id, cutoff, plan)
+    handled = 0
+    if progress is not None:
+        progress(handled, plan.events)
 
-    def run(step: Any, groups: Iterable[list[Any]]) -> None:
-        for group in groups:
+    def run(step: Any, entities: dict[Any, list[Any]]) -> None:
+        nonlocal handled
+        for group in _groups(entities, batch):
+            size = sum(len(entities[key]) for key in group)  # before the step takes them
             with IngestTransaction(engine, site_id) as tx:
                 _catch_up(tx, cutoff, plan)
                 step(tx, cutoff, group, plan, result)
                 tx.conn.commit()
             result.batches += 1
+            handled += size
+            if progress is not None:
+                progress(handled, plan.events)
 
-    run(_prune_chats, _groups(plan.chats_by_agent(), batch))
-    run(_prune_statuses, _groups(plan.statuses, batch))
-    run(_prune_visitors, _groups(plan.visitors, batch))
-    run(_prune_invitations, _groups(plan.invitations, batch))
+    run(_prune_chats, plan.chats_by_agent())
+    run(_prune_statuses, plan.statuses)
+    run(_prune_visitors, plan.visitors)
+    run(_prune_invitations, plan.invitations)
     with IngestTransaction(engine, site_id) as tx:  # the sums that went back to zero
         rollups.drop_empty(tx.conn, site_id)
         live_totals.recompute(tx.conn, site_id)  # agents whose state a prune dropped

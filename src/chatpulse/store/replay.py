@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from chatpulse.domain.events import Event
 from chatpulse.domain.intervals import union_of
@@ -17,6 +17,9 @@ from chatpulse.store.eventlog import IngestTransaction
 
 CHUNK = 1000
 SUMS = (t.cohort_minutes, t.wait_minutes, t.time_quarters, t.live_totals)  # zero rows: nothing
+
+# Told (events replayed, events to replay) at the start and after every chunk.
+Progress = Callable[[int, int], None]
 
 
 class ReplayError(Exception):
@@ -39,11 +42,11 @@ def site_ids(engine: Engine) -> list[int]:
         return list(conn.execute(select(t.sites.c.id).order_by(t.sites.c.id)).scalars())
 
 
-def rebuild(engine: Engine, site_id: int) -> int:
+def rebuild(engine: Engine, site_id: int, progress: Progress | None = None) -> int:
     """Replace the site's projections by a replay of its log; returns the events replayed.
     Holds the site's write lock throughout, so ingest into this site waits."""
     with IngestTransaction(engine, site_id) as tx:
-        count = _replay(tx)
+        count = _replay(tx, progress)
         # Views cached by (last sequence, configuration version) must not outlive the rebuild.
         tx.conn.execute(
             update(t.sites)
@@ -54,11 +57,11 @@ def rebuild(engine: Engine, site_id: int) -> int:
     return count
 
 
-def check(engine: Engine, site_id: int) -> CheckResult:
+def check(engine: Engine, site_id: int, progress: Progress | None = None) -> CheckResult:
     """Compare the stored projections with a replay of the log; changes nothing."""
     with IngestTransaction(engine, site_id) as tx:
         before = _snapshot(tx.conn, site_id)
-        count = _replay(tx)
+        count = _replay(tx, progress)
         after = _snapshot(tx.conn, site_id)
         # leaving the block without a commit rolls the replay back
     differences = tuple(
@@ -69,8 +72,13 @@ def check(engine: Engine, site_id: int) -> CheckResult:
     return CheckResult(site_id, count, differences)
 
 
-def _replay(tx: IngestTransaction) -> int:
+def _replay(tx: IngestTransaction, progress: Progress | None = None) -> int:
     conn, site = tx.conn, tx.site_id
+    total = 0
+    if progress is not None:
+        e = t.events
+        total = conn.execute(select(func.count()).where(e.c.site_id == site)).scalar_one()
+        progress(0, total)
     for table in t.PROJECTIONS:
         conn.execute(delete(table).where(table.c.site_id == site))
     count = 0
@@ -82,6 +90,8 @@ def _replay(tx: IngestTransaction) -> int:
                 raise ReplayError(f"site {site}, event {seq} ({event.id}): {error.message}")
         tx.write_projections(projector)
         count += len(chunk)
+        if progress is not None:
+            progress(count, total)
     return count
 
 
