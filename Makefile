@@ -6,6 +6,10 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 DEMO_DB ?= sqlite:///./demo.db
 PORT ?= 8000
+# Under Debian's faketime (`faketime -f '@2026-11-28 04:00:00' make test`), every process the
+# run starts keeps the one fake clock instead of starting it again: tests and the servers they
+# start read one clock, as on a real machine. Without faketime this variable means nothing.
+export FAKETIME_DONT_RESET := 1
 
 .PHONY: install demo test lint bench clean
 
