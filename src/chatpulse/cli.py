@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NoReturn
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from chatpulse.clock import SystemClock
+from chatpulse.clock import Clock, SystemClock
 from chatpulse.domain.window import load_zone
 from chatpulse.store import migrate, sites
 from chatpulse.store.db import DEFAULT_DATABASE_URL, DatabaseUrlError, is_sqlite, make_engine
@@ -170,9 +170,7 @@ def cmd_site_create(args: argparse.Namespace) -> int:
     engine = _engine(args.database)
     _ready(engine)
     try:
-        site = sites.create_site(
-            engine, args.name, args.time_zone, SystemClock().now(), args.site_id
-        )
+        site = sites.create_site(engine, args.name, args.time_zone, args.clock.now(), args.site_id)
     except sites.SiteExists as err:
         raise CliError(str(err)) from None
     print(f"created site {site.id} ({site.name}, {site.time_zone})", file=sys.stderr)
@@ -186,7 +184,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     if sites.get_site(engine, args.site) is None:
         raise CliError(f"--site: no site {args.site}")
     scopes = tuple(dict.fromkeys(args.scope)) if args.scope else sites.DEFAULT_SCOPES
-    info, secret = sites.create_token(engine, args.site, args.name, scopes, SystemClock().now())
+    info, secret = sites.create_token(engine, args.site, args.name, scopes, args.clock.now())
     print(f"token {info.id} for site {args.site}, scopes {' '.join(scopes)}", file=sys.stderr)
     print(secret)
     return 0
@@ -441,7 +439,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     interval = _progress_interval()
     engine = _engine(args.database)
     _ready(engine)
-    now = SystemClock().now()
+    now = args.clock.now()
     cutoffs: dict[int, int] = {}
     for site_id in _sites_to_replay(engine, args.site):  # every cut-off checked before any work
         site = sites.get_site(engine, site_id)
@@ -477,8 +475,10 @@ COMMANDS = {
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
+    """Run one command; `clock` (tests) is the time the command works at, else the system's."""
     args = build_parser().parse_args(argv)
+    args.clock = clock or SystemClock()
     handler = COMMANDS[(args.command, getattr(args, "action", None))]
     try:
         return handler(args)

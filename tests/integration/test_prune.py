@@ -5,6 +5,7 @@ other sites stay exactly as they were."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import random
 import re
@@ -12,11 +13,14 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import redirect_stderr, redirect_stdout
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, text
 
+from chatpulse import cli
+from chatpulse.clock import FixedClock
 from chatpulse.domain import reference as ref
 from chatpulse.domain.chat import OPEN
 from chatpulse.domain.timeutil import format_instant_exact
@@ -41,10 +45,20 @@ SECOND = 1_000_000
 BASE = "/api/v3/livechat/realTime/"
 
 
-def _run(*args: str, progress_interval: str = "3600") -> subprocess.CompletedProcess[str]:
-    """The command line; plain progress lines on stderr at most once an hour, unless told."""
+def _run(
+    *args: str, progress_interval: str = "3600", at: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The command line; plain progress lines on stderr at most once an hour, unless told.
+    With `at`, in this process, at that instant (a cut-off must lie before yesterday *then*,
+    whatever today's date is); else a child process on the system's clock."""
     env = {**os.environ, "CHATPULSE_PROGRESS_INTERVAL": progress_interval}
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300, env=env)
+    if at is None:
+        return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300, env=env)
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(out), redirect_stderr(err):
+        patch.setenv("CHATPULSE_PROGRESS_INTERVAL", progress_interval)
+        code = cli.main(list(args), clock=FixedClock(at))
+    return subprocess.CompletedProcess(["chatpulse", *args], code, out.getvalue(), err.getvalue())
 
 
 def _progress_line(site_id: int, done: int, total: int) -> str:
@@ -210,6 +224,7 @@ def test_prune_removes_exactly_what_lies_before_the_cutoff(
         "--database",
         database_url,
         progress_interval="0",
+        at=T_MICROS,
     )
     counts = ", ".join(f"{name} {HAND_MADE_REMOVED[name]}" for name in prune.COUNTED)
     assert (result.returncode, result.stdout) == (
@@ -256,7 +271,14 @@ def test_prune_removes_exactly_what_lies_before_the_cutoff(
         f"site {site.site_id}: ok ({len(events) - len(GONE)} events replayed)\n",
     ), result.stdout
     result = _run(
-        "prune", "--before", "2026-11-22", "--site", str(site.site_id), "--database", database_url
+        "prune",
+        "--before",
+        "2026-11-22",
+        "--site",
+        str(site.site_id),
+        "--database",
+        database_url,
+        at=T_MICROS,
     )
     assert (result.returncode, result.stdout) == (0, _zero_line(site.site_id, cutoff))
     # What stays before the cut-off is examined again: chats 7, statuses 2, visitors 2,
