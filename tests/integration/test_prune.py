@@ -215,17 +215,8 @@ def test_prune_removes_exactly_what_lies_before_the_cutoff(
     other_before = (_log_rows(engine, other_site.site_id), _views(other_site, windows, []))
     kept_after_cutoff = _log_rows(engine, site.site_id, cutoff)
 
-    result = _run(
-        "prune",
-        "--before",
-        "2026-11-22",
-        "--site",
-        str(site.site_id),
-        "--database",
-        database_url,
-        progress_interval="0",
-        at=T_MICROS,
-    )
+    prune_at_t = ("prune", "--before", "2026-11-22", "--site", str(site.site_id))
+    result = _run(*prune_at_t, "--database", database_url, progress_interval="0", at=T_MICROS)
     counts = ", ".join(f"{name} {HAND_MADE_REMOVED[name]}" for name in prune.COUNTED)
     assert (result.returncode, result.stdout) == (
         0,
@@ -270,16 +261,7 @@ def test_prune_removes_exactly_what_lies_before_the_cutoff(
         0,
         f"site {site.site_id}: ok ({len(events) - len(GONE)} events replayed)\n",
     ), result.stdout
-    result = _run(
-        "prune",
-        "--before",
-        "2026-11-22",
-        "--site",
-        str(site.site_id),
-        "--database",
-        database_url,
-        at=T_MICROS,
-    )
+    result = _run(*prune_at_t, "--database", database_url, at=T_MICROS)
     assert (result.returncode, result.stdout) == (0, _zero_line(site.site_id, cutoff))
     # What stays before the cut-off is examined again: chats 7, statuses 2, visitors 2,
     # invitations 2.
