@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     # PostgreSQL: one LISTEN connection per process hears every ingest at once (store/notify.py);
     # polling then waits while it is connected.
     stream_listen: bool = True
+    # Answers of the time-dependent views (Queue, Today, Agents) are shared by every request and
+    # stream of a process asking the same query of the same stored state within this many
+    # milliseconds of the clock (aligned buckets): their waits and durations may be up to this
+    # old. Any stored change (event, configuration) is seen at once. 0: computed every time.
+    view_max_age_ms: int = 1000
     # GET /metrics is open (scraped on an internal network); set a token to require
     # `Authorization: Bearer <metrics_token>` there.
     metrics_token: str | None = None

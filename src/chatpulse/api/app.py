@@ -38,6 +38,7 @@ from chatpulse.domain.errors import ChatPulseError
 from chatpulse.settings import Settings
 from chatpulse.store.db import make_engine
 from chatpulse.store.sites import TokenCache
+from chatpulse.store.versions import SiteVersions
 
 DESCRIPTION = """ChatPulse keeps the live state of a live-chat operation and answers the four
 questions of the Comm100 Live Chat Real Time API (Agents, Queue, Today, RightNow).
@@ -73,11 +74,16 @@ def create_app(
         redirect_slashes=False,
     )
     app.state.settings = settings
+    import sys
+
+    sys.setswitchinterval(float(__import__("os").environ.get("SWI", "0.005")))
+    __import__("gc").disable() if __import__("os").environ.get("NOGC") else None
     app.state.engine = engine or make_engine(
         settings.database_url, settings.pool_size, settings.pool_overflow
     )
     app.state.clock = clock or SystemClock()
     app.state.tokens = TokenCache(app.state.engine, settings.token_cache_s)
+    app.state.versions = SiteVersions(app.state.engine)
     listeners: list[Callable[[int, int], None]] = []
     app.state.listeners = listeners
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from chatpulse.api.auth import Principal, require
 from chatpulse.api.openapi import AUTHENTICATED, WITH_BODY, problems
@@ -27,8 +28,13 @@ def _site_doc(site: sites.Site) -> dict[str, Any]:
 
 
 @router.get("/site", response_model=SiteModel)
-def get_site(request: Request, who: Anyone) -> Any:
-    site = sites.get_site(request.app.state.engine, who.site_id)
+async def get_site(request: Request, who: Anyone) -> Any:
+    state = request.app.state
+    row = state.versions.read(who.site_id)  # from memory while nothing was committed
+    if row is not None:
+        site: sites.Site | None = sites.Site(who.site_id, row[3], row[2] or "UTC")
+    else:
+        site = await run_in_threadpool(sites.get_site, state.engine, who.site_id)
     if site is None:
         raise NotFound("site")
     return Json(_site_doc(site))

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import WithJsonSchema
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from chatpulse.api.auth import Principal, require
 from chatpulse.api.openapi import AUTHENTICATED, BOOLEAN, UUID, problems
-from chatpulse.api.responses import Json
 from chatpulse.api.schemas import AgentsPage, QueueRow, RightNowModel, TodayModel
-from chatpulse.views.request import ViewQuery, answer
+from chatpulse.views.request import ViewQuery, answer, cached_answer
+
+log = logging.getLogger("chatpulse.views")
 
 router = APIRouter(
     prefix="/api/v3/livechat/realTime", tags=["Real Time"], responses=problems(*AUTHENTICATED)
@@ -33,14 +38,50 @@ PAGE_INDEX = WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 999_999
 PAGE_SIZE = WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 100})
 
 
-def _respond(request: Request, who: Principal, view: str) -> Json:
+async def _respond(request: Request, who: Principal, view: str) -> Response:
+    """From memory when the answer for the site's committed state is cached (no thread, no
+    transaction); otherwise computed in a worker thread and cached for everyone."""
     query = ViewQuery.parse(request.query_params)
     state = request.app.state
-    return Json(answer(state.engine, who.site_id, view, query, state.clock.now()))
+    now = state.clock.now()
+    max_age = state.settings.view_max_age_ms * 1000
+    site_id = who.site_id
+    engine = state.engine
+    found, due = cached_answer(engine, state.versions, site_id, view, query, now, max_age)
+    if found is None:
+        found = await run_in_threadpool(answer, engine, site_id, view, query, now, max_age)
+    elif due:
+        _refresh_later(engine, site_id, view, query, now, max_age)
+    return Response(found.body, media_type="application/json")
+
+
+# (site, view, query) → the task recomputing it: one at a time each (on the event loop).
+_refreshing: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+
+
+def _refresh_later(
+    engine: Engine, site_id: int, view: str, query: ViewQuery, now: int, max_age: int
+) -> None:
+    """Recompute a time-dependent answer past half its age in a worker thread, while readers
+    keep getting the current one."""
+    slot = (id(engine), site_id, view, query)
+    if slot in _refreshing:
+        return
+    task = asyncio.ensure_future(
+        run_in_threadpool(answer, engine, site_id, view, query, now, max_age, True)
+    )
+    _refreshing[slot] = task
+    task.add_done_callback(lambda done: _refreshed(slot, done))
+
+
+def _refreshed(slot: tuple[Any, ...], task: asyncio.Future[Any]) -> None:
+    _refreshing.pop(slot, None)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("refreshing a view failed: %r", task.exception())
 
 
 @router.get("/RightNow", response_model=RightNowModel, summary="Counts of the present moment")
-def get_right_now(
+async def get_right_now(
     request: Request,
     who: Reader,
     department_id: DepartmentId = None,
@@ -49,16 +90,16 @@ def get_right_now(
     start_time: StartTime = None,
     end_time: EndTime = None,
 ) -> Any:
-    return _respond(request, who, "RightNow")
+    return await _respond(request, who, "RightNow")
 
 
 @router.get("/Queue", response_model=list[QueueRow], summary="Waiting visitors per route target")
-def get_queue(request: Request, who: Reader, department_id: DepartmentId = None) -> Any:
-    return _respond(request, who, "Queue")
+async def get_queue(request: Request, who: Reader, department_id: DepartmentId = None) -> Any:
+    return await _respond(request, who, "Queue")
 
 
 @router.get("/Today", response_model=TodayModel, summary="The day so far, over a window")
-def get_today(
+async def get_today(
     request: Request,
     who: Reader,
     department_id: DepartmentId = None,
@@ -67,11 +108,11 @@ def get_today(
     start_time: StartTime = None,
     end_time: EndTime = None,
 ) -> Any:
-    return _respond(request, who, "Today")
+    return await _respond(request, who, "Today")
 
 
 @router.get("/Agents", response_model=AgentsPage, summary="Agents, one page, over a window")
-def get_agents(
+async def get_agents(
     request: Request,
     who: Reader,
     department_id: DepartmentId = None,
@@ -85,4 +126,4 @@ def get_agents(
     start_time: StartTime = None,
     end_time: EndTime = None,
 ) -> Any:
-    return _respond(request, who, "Agents")
+    return await _respond(request, who, "Agents")

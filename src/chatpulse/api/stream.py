@@ -30,7 +30,8 @@ from chatpulse.settings import Settings
 from chatpulse.store import sites
 from chatpulse.store import tables as t
 from chatpulse.store.notify import IngestListener
-from chatpulse.views.request import TIME_DEPENDENT, ViewQuery, answer
+from chatpulse.store.versions import SiteVersions
+from chatpulse.views.request import TIME_DEPENDENT, Answer, ViewQuery, answer, cached_answer
 
 log = logging.getLogger("chatpulse.stream")
 
@@ -40,14 +41,6 @@ SHARE_WINDOW_US = 100_000
 # An open stream re-checks its token this often (seconds): a revocation made by another
 # worker process ends it within this time; one made in this process ends it at once.
 TOKEN_CHECK_S = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """One view's JSON (bytes, exactly the GET body) and the site's last sequence before it."""
-
-    sequence: int
-    body: bytes
 
 
 @dataclass(slots=True, eq=False)
@@ -65,15 +58,7 @@ class Subscriber:
 class _Shared:
     version: int
     now: int
-    task: asyncio.Task[Snapshot]
-
-
-def compute_snapshot(
-    engine: Engine, site_id: int, view: str, query: ViewQuery, now: int
-) -> Snapshot:
-    """Blocking: the site's last sequence, then the view (which sees at least that sequence)."""
-    sequence = sites.last_sequence(engine, site_id)
-    return Snapshot(sequence, orjson.dumps(answer(engine, site_id, view, query, now)))
+    task: asyncio.Task[Answer]
 
 
 def last_sequences(engine: Engine, site_ids: Sequence[int]) -> dict[int, int]:
@@ -88,8 +73,11 @@ def last_sequences(engine: Engine, site_ids: Sequence[int]) -> dict[int, int]:
 class StreamHub:
     """Who listens to which site. Lives on the event loop; `notify` may come from any thread."""
 
-    def __init__(self, engine: Engine, clock: Clock, settings: Settings) -> None:
+    def __init__(
+        self, engine: Engine, clock: Clock, settings: Settings, versions: SiteVersions | None = None
+    ) -> None:
         self.engine = engine
+        self.versions = versions or SiteVersions(engine)
         self.clock = clock
         self.settings = settings
         self._sites: dict[int, set[Subscriber]] = {}
@@ -233,9 +221,13 @@ class StreamHub:
             if site_id in self._sites:
                 self._mark(site_id, sequence)
 
-    async def snapshot(self, site_id: int, view: str, query: ViewQuery) -> Snapshot:
+    async def snapshot(self, site_id: int, view: str, query: ViewQuery) -> Answer:
         """The view now, computed in a worker thread, or shared with another stream's recent one."""
         now = self.clock.now()
+        max_age = self.settings.view_max_age_ms * 1000
+        found, _ = cached_answer(self.engine, self.versions, site_id, view, query, now, max_age)
+        if found is not None:  # from memory: every GET and stream of the process shares it
+            return found
         version = self._versions.get(site_id, 0)
         key = (site_id, view, query)
         shared = self._shared.get(key)
@@ -257,13 +249,14 @@ class StreamHub:
                 del self._shared[key]
             raise
 
-    async def _compute(self, site_id: int, view: str, query: ViewQuery, now: int) -> Snapshot:
+    async def _compute(self, site_id: int, view: str, query: ViewQuery, now: int) -> Answer:
+        max_age = self.settings.view_max_age_ms * 1000
         return await anyio.to_thread.run_sync(
-            compute_snapshot, self.engine, site_id, view, query, now, limiter=self._limiter
+            answer, self.engine, site_id, view, query, now, max_age, limiter=self._limiter
         )
 
     async def events(
-        self, subscriber: Subscriber, views: Sequence[str], query: ViewQuery, first: list[Snapshot]
+        self, subscriber: Subscriber, views: Sequence[str], query: ViewQuery, first: list[Answer]
     ) -> AsyncIterator[bytes]:
         """The bytes of one stream: the first snapshots, then changes, refreshes and pings."""
         min_gap = self.settings.stream_min_interval_ms / 1000
@@ -367,13 +360,13 @@ class _ViewState:
         return due
 
 
-def _consume(task: asyncio.Task[Snapshot]) -> None:
+def _consume(task: asyncio.Task[Answer]) -> None:
     # A shared computation whose every waiter went away must not log "exception never retrieved".
     if not task.cancelled():
         task.exception()
 
 
-def sse_event(view: str, snap: Snapshot) -> bytes:
+def sse_event(view: str, snap: Answer) -> bytes:
     return b"event: %s\nid: %d\ndata: %s\n\n" % (view.encode(), snap.sequence, snap.body)
 
 

@@ -79,17 +79,14 @@ def department_state(conn: Connection, site_id: int, department_id: str) -> bool
 # ---------------------------------------------------------------- RightNow
 
 
-def site_zone(conn: Connection, site_id: int) -> str | None:
-    zone = conn.execute(select(t.sites.c.time_zone).where(t.sites.c.id == site_id)).scalar()
-    return None if zone is None else str(zone)
-
-
-def site_versions(conn: Connection, site_id: int) -> tuple[int, int]:
-    """(last sequence, configuration version): together they change whenever state does."""
+def site_versions(conn: Connection, site_id: int) -> tuple[int, int, str | None]:
+    """(last sequence, configuration version, zone): the first two change whenever state does."""
     row = conn.execute(
-        select(t.sites.c.last_sequence, t.sites.c.config_version).where(t.sites.c.id == site_id)
+        select(t.sites.c.last_sequence, t.sites.c.config_version, t.sites.c.time_zone).where(
+            t.sites.c.id == site_id
+        )
     ).one()
-    return int(row[0]), int(row[1])
+    return int(row[0]), int(row[1]), row[2]
 
 
 # ---------------------------------------------------------------- Agents

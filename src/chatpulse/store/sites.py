@@ -87,7 +87,10 @@ def get_site(engine: Engine, site_id: int) -> Site | None:
 def update_site(engine: Engine, site_id: int, name: str, time_zone: str) -> Site:
     with engine.begin() as conn:
         conn.execute(
-            update(t.sites).where(t.sites.c.id == site_id).values(name=name, time_zone=time_zone)
+            update(t.sites)
+            .where(t.sites.c.id == site_id)
+            # The zone sets views' default windows: cached answers must not outlive it.
+            .values(name=name, time_zone=time_zone, config_version=t.sites.c.config_version + 1)
         )
     return Site(site_id, name, time_zone)
 

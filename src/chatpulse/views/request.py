@@ -11,12 +11,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine
 
 from chatpulse.domain.errors import BadParameter
 from chatpulse.domain.window import Window, resolve_window
 from chatpulse.store import reads
 from chatpulse.store.db import read_connection
+from chatpulse.store.versions import SiteVersions
 from chatpulse.views.agents import agents_page
 from chatpulse.views.common import check_department
 from chatpulse.views.queue import queue
@@ -81,100 +83,225 @@ def bool_param(name: str, text: str | None) -> bool:
     raise BadParameter(name, "must be true or false")
 
 
-def window_for(conn: Connection, site_id: int, query: ViewQuery, now: int) -> Window:
-    site_zone = "UTC"
-    if query.time_zone is None and query.utc_offset is None:
-        site_zone = reads.site_zone(conn, site_id) or "UTC"
+def window_for(site_zone: str | None, query: ViewQuery, now: int) -> Window:
     return resolve_window(
-        now, site_zone, query.time_zone, query.utc_offset, query.start_time, query.end_time
+        now,
+        site_zone or "UTC",
+        query.time_zone,
+        query.utc_offset,
+        query.start_time,
+        query.end_time,
     )
 
 
-class _RightNowCache:
-    """RightNow depends on the stored state only, never on the clock: an answer stays right
-    until the site stores another event or changes its configuration. Keyed by both, read in
-    the same snapshot as the view, so a cached answer is never older than what it claims.
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One view's JSON, encoded once (exactly the GET body), the site's last sequence in the
+    snapshot it was computed from, and the clock it was computed at (µs)."""
 
-    Single flight: when many requests miss the same key at once (every client of a wallboard
-    right after an event), one computes and the others wait for its answer."""
+    sequence: int
+    body: bytes
+    config_version: int = 0
+    at: int = 0
+
+    def newer_than(self, other: Answer) -> bool:
+        return (self.sequence, self.config_version, self.at) > (
+            other.sequence,
+            other.config_version,
+            other.at,
+        )
+
+
+class AnswerCache:
+    """Answers shared by every GET and stream of a process (issue "Live at contact-centre scale").
+
+    The key holds what an answer depends on besides the clock: the site, the view and its query,
+    the site's last sequence and configuration version (read in the same snapshot as the view,
+    so a cached answer is never older than the state it claims). RightNow never depends on the
+    clock. A time-dependent view (waits, durations) is reused while it is younger than
+    `max_age` (`CHATPULSE_VIEW_MAX_AGE_MS`); past half of it the next request still gets it but
+    starts one recomputation in the background, so that readers never wait for the clock.
+
+    Single flight: when many requests miss the same key at once (every wallboard right after an
+    event), one computes and the others wait for its answer."""
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
-        self._answers: dict[tuple[Any, ...], Any] = {}
+        # The latest answer of each (site, view, query): older states are never asked again.
+        self._answers: dict[tuple[Any, ...], Answer] = {}
         self._lock = threading.Lock()
         self._pending: dict[tuple[Any, ...], threading.Event] = {}
 
-    def get(self, key: tuple[Any, ...]) -> Any:
-        return self._answers.get(key)
+    def lookup(
+        self, key: tuple[Any, ...], now: int, max_age_us: int | None
+    ) -> tuple[Answer | None, bool]:
+        """(the answer usable at `now` or None, whether it is due for a recomputation).
+        `key`: (site, view, query, last sequence, configuration version); `max_age_us` None:
+        the answer does not depend on the clock."""
+        found = self._answers.get(key[:3])
+        if found is None or (found.sequence, found.config_version) != key[3:]:
+            return None, False
+        if max_age_us is None:
+            return found, False
+        age = now - found.at
+        if age < 0 or age >= max_age_us:
+            return None, False
+        return found, age >= max_age_us // 2
 
-    def put(self, key: tuple[Any, ...], value: Any) -> None:
-        if len(self._answers) >= self._size:
-            self._answers.clear()  # rare: more (site, department) pairs than slots
-        self._answers[key] = value
+    def put(self, key: tuple[Any, ...], value: Answer) -> None:
+        slot = key[:3]
+        current = self._answers.get(slot)
+        if current is not None and current.newer_than(value):
+            return
+        if current is None and len(self._answers) >= self._size:
+            self._answers.clear()  # rare: more live (site, view, query) triples than slots
+        self._answers[slot] = value
 
-    def get_or_compute(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-        cached = self._answers.get(key)
-        if cached is not None:
-            return cached
+    def claim(self, key: tuple[Any, ...]) -> threading.Event | None:
+        """Become the one computing `key`, or None when someone already is."""
         with self._lock:
-            cached = self._answers.get(key)
-            if cached is not None:
-                return cached
-            pending = self._pending.get(key)
-            leader = pending is None
-            if pending is None:
-                pending = self._pending[key] = threading.Event()
-        if not leader:
-            pending.wait(_FOLLOWER_WAIT_S)
-            cached = self._answers.get(key)
-            return cached if cached is not None else compute()  # the leader failed
+            if key in self._pending:
+                return None
+            pending = self._pending[key] = threading.Event()
+            return pending
+
+    def release(self, key: tuple[Any, ...], pending: threading.Event) -> None:
+        with self._lock:
+            del self._pending[key]
+        pending.set()
+
+    def get_or_compute(
+        self,
+        key: tuple[Any, ...],
+        now: int,
+        max_age_us: int | None,
+        compute: Callable[[], Answer],
+    ) -> Answer:
+        found, _ = self.lookup(key, now, max_age_us)
+        if found is not None:
+            return found
+        pending = self.claim(key)
+        if pending is None:  # a follower: wait for the leader's answer
+            with self._lock:
+                leading = self._pending.get(key)
+            if leading is not None:
+                leading.wait(_FOLLOWER_WAIT_S)
+            found, _ = self.lookup(key, now, max_age_us)
+            return found if found is not None else compute()  # the leader failed
         try:
             value = compute()
             self.put(key, value)
             return value
         finally:
-            with self._lock:
-                del self._pending[key]
-            pending.set()
+            self.release(key, pending)
+
+    def refresh(self, key: tuple[Any, ...], compute: Callable[[], Answer]) -> None:
+        """Recompute `key` unless somebody already is."""
+        pending = self.claim(key)
+        if pending is None:
+            return
+        try:
+            self.put(key, compute())
+        finally:
+            self.release(key, pending)
 
 
 _FOLLOWER_WAIT_S = 5.0
 
-_right_now_caches: weakref.WeakKeyDictionary[Engine, _RightNowCache] = weakref.WeakKeyDictionary()
+_caches: weakref.WeakKeyDictionary[Engine, AnswerCache] = weakref.WeakKeyDictionary()
 
 
-def _right_now_cache(engine: Engine) -> _RightNowCache:
-    cache = _right_now_caches.get(engine)
+def answer_cache(engine: Engine) -> AnswerCache:
+    cache = _caches.get(engine)
     if cache is None:
-        cache = _right_now_caches.setdefault(engine, _RightNowCache())
+        cache = _caches.setdefault(engine, AnswerCache())
     return cache
 
 
-def answer(engine: Engine, site_id: int, view: str, query: ViewQuery, now: int) -> Any:
-    """The JSON of one view, as GET returns it."""
+def _max_age(view: str, max_age_us: int) -> int | None:
+    return max_age_us if view in TIME_DEPENDENT else None
+
+
+def cached_answer(
+    engine: Engine,
+    versions: SiteVersions,
+    site_id: int,
+    view: str,
+    query: ViewQuery,
+    now: int,
+    max_age_us: int = 0,
+) -> tuple[Answer | None, bool]:
+    """(the answer from memory, without a worker thread or a transaction, when the site's
+    committed versions are known without one and the answer for them is usable now, else
+    None; whether it is due for a recomputation in the background: `refresh`)."""
+    if view in TIME_DEPENDENT and max_age_us <= 0:
+        return None, False
+    current = versions.read(site_id)
+    if current is None:
+        return None, False
+    sequence, config_version, zone, _ = current
+    if view in WINDOWED:
+        window_for(zone, query, now)  # a bad window is a 400, cached or not
+    key = (site_id, view, query, sequence, config_version)
+    return answer_cache(engine).lookup(key, now, _max_age(view, max_age_us))
+
+
+def answer(
+    engine: Engine,
+    site_id: int,
+    view: str,
+    query: ViewQuery,
+    now: int,
+    max_age_us: int = 0,
+    refresh: bool = False,
+) -> Answer:
+    """The JSON of one view, as GET returns it and the stream pushes it.
+
+    `max_age_us` > 0: a time-dependent view computed by anyone from the same stored state less
+    than `max_age_us` ago is reused (its times up to that old). `refresh`: compute it anew for
+    everyone (unless someone already is)."""
     with read_connection(engine) as conn:
-        window = window_for(conn, site_id, query, now) if view in WINDOWED else None
-        if view == "RightNow":
-            version = reads.site_versions(conn, site_id)
-            key = (site_id, query.department_id, *version)
-            return _right_now_cache(engine).get_or_compute(
-                key,
-                lambda: right_now(
-                    conn, site_id, check_department(conn, site_id, query.department_id)
-                ),
-            )
-        department = check_department(conn, site_id, query.department_id)
-        if view == "Queue":
-            return queue(conn, site_id, now, department)
-        assert window is not None
-        if view == "Today":
-            return today(conn, site_id, window, department)
-        return agents_page(
-            conn,
-            site_id,
-            window,
-            department,
-            query.page_index,
-            query.page_size,
-            query.include_status_distribution,
-        )
+        sequence, config_version, zone = reads.site_versions(conn, site_id)
+        # Checked on every request, cached or not: a window's validity moves with the clock.
+        window = window_for(zone, query, now) if view in WINDOWED else None
+
+        def fresh() -> Answer:
+            body = orjson.dumps(compute(conn, site_id, view, query, now, window))
+            return Answer(sequence, body, config_version, now)
+
+        if view in TIME_DEPENDENT and max_age_us <= 0:
+            return fresh()
+        key = (site_id, view, query, sequence, config_version)
+        cache = answer_cache(engine)
+        if refresh:
+            cache.refresh(key, fresh)
+            return cache.lookup(key, now, None)[0] or fresh()
+        return cache.get_or_compute(key, now, _max_age(view, max_age_us), fresh)
+
+
+def compute(
+    conn: Connection,
+    site_id: int,
+    view: str,
+    query: ViewQuery,
+    now: int,
+    window: Window | None,
+) -> Any:
+    """One view from the stored state, in the caller's snapshot: no cache."""
+    department = check_department(conn, site_id, query.department_id)
+    if view == "RightNow":
+        return right_now(conn, site_id, department)
+    if view == "Queue":
+        return queue(conn, site_id, now, department)
+    assert window is not None
+    if view == "Today":
+        return today(conn, site_id, window, department)
+    return agents_page(
+        conn,
+        site_id,
+        window,
+        department,
+        query.page_index,
+        query.page_size,
+        query.include_status_distribution,
+    )

@@ -1,0 +1,79 @@
+"""A site's row (last sequence, configuration version, zone, name) without a worker thread.
+
+Every view answer is keyed by the first two (views/request.py): a request whose key is cached
+needs nothing else from the database. On SQLite one read-only connection per process asks
+`PRAGMA data_version`, which changes whenever any other connection (this process's ingest, or
+another process's) has committed since the last call: while it stays the same, the rows read
+before are still the database's, and no query is needed at all. So an answer reflects every
+event acknowledged before the request arrived, whichever process took it (read your writes).
+The calls take microseconds: they run on the event loop. PostgreSQL has no such counter; there
+`read` answers None and the caller reads the versions in its own transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+from sqlalchemy import Engine
+
+# (last sequence, configuration version, zone, name)
+Versions = tuple[int, int, str | None, str]
+
+_SELECT = "SELECT last_sequence, config_version, time_zone, name FROM sites WHERE id = ?"
+
+
+class SiteVersions:
+    def __init__(self, engine: Engine) -> None:
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        file_backed = (
+            bool(database) and database != ":memory:" and "mode=memory" not in str(engine.url)
+        )
+        self._path = database if file_backed else None
+        self._conn: sqlite3.Connection | None = None
+        self._data_version: int | None = None
+        self._rows: dict[int, Versions] = {}
+        self._lock = threading.Lock()
+
+    def read(self, site_id: int) -> Versions | None:
+        """The site's versions as committed now, or None: ask the database in a transaction."""
+        if self._path is None:
+            return None
+        with self._lock:
+            try:
+                return self._read(site_id)
+            except sqlite3.Error:  # busy, file replaced, …: the caller's transaction will do
+                self._close()
+                return None
+
+    def _read(self, site_id: int) -> Versions | None:
+        conn = self._conn
+        if conn is None:
+            assert self._path is not None
+            conn = sqlite3.connect(
+                f"file:{self._path}?mode=ro", uri=True, timeout=0.05, check_same_thread=False
+            )
+            conn.isolation_level = None
+            self._conn = conn
+        data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if data_version != self._data_version:
+            self._rows.clear()
+            self._data_version = data_version
+        found = self._rows.get(site_id)
+        if found is None:
+            row = conn.execute(_SELECT, (site_id,)).fetchone()
+            if row is None:
+                return None
+            found = self._rows[site_id] = (int(row[0] or 0), int(row[1] or 0), row[2], row[3])
+        return found
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+        self._data_version = None
+        self._rows.clear()
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()

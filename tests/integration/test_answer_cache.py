@@ -1,0 +1,127 @@
+"""Answers shared across requests (views/request.AnswerCache, docs/metrics.md decision 24).
+
+A time-dependent view may be reused while younger than CHATPULSE_VIEW_MAX_AGE_MS (1 s by
+default), never longer; any stored change — an event, a configuration write, the site's zone,
+a write by another process — is seen by the very next request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from chatpulse.clock import FixedClock
+from chatpulse.ingest import ingest
+from chatpulse.store.db import make_engine
+from tests.support import (
+    T_MICROS,
+    Server,
+    SiteClient,
+    ev,
+    new_site,
+    running_server,
+    uid,
+)
+
+QUEUE = "/api/v3/livechat/realTime/Queue"
+TODAY = "/api/v3/livechat/realTime/Today"
+MS = 1000
+
+
+def waits(site: SiteClient) -> list[int]:
+    rows = site.get(QUEUE)
+    return [visitor["waitTime"] for row in rows for visitor in row["visitors"]]
+
+
+def request(site: SiteClient, n: int, seconds: float) -> dict[str, object]:
+    return ev(
+        "chat.requested",
+        seconds,
+        chatId=uid("chat", n),
+        visitorId=uid("visitor", n),
+        departmentId=uid("dept", 1),
+    )
+
+
+def test_a_waiting_time_is_reused_under_a_second_and_never_beyond(
+    site: SiteClient, clock: FixedClock
+) -> None:
+    site.department(1, "Sales")
+    site.ok_events(request(site, 1, -29.5))  # 29.5 s before T
+    assert waits(site) == [29]
+    clock.advance(600 * MS)  # 30.1 s exactly: the answer of 0.6 s ago is still served
+    assert waits(site) == [29]
+    clock.advance(400 * MS)  # 1 s old: never served again (30.5 s, or the refresh at 30.1 s)
+    assert waits(site) == [30]
+    clock.advance(1_100 * MS)  # 31.6 s
+    assert waits(site) == [31]
+
+
+def test_an_event_is_seen_by_the_next_request_whatever_the_age(
+    site: SiteClient, clock: FixedClock
+) -> None:
+    site.department(1, "Sales")
+    site.ok_events(request(site, 1, -29.5))
+    assert waits(site) == [29]
+    clock.advance(100 * MS)
+    site.ok_events(request(site, 2, -5))
+    assert waits(site) == [29, 5]  # computed anew at T + 0.1 s: 29.6 s and 5.1 s
+
+
+def test_a_configuration_change_is_seen_by_the_next_request(site: SiteClient) -> None:
+    site.department(1, "Sales")
+    site.ok_events(request(site, 1, -10))
+    assert site.get(QUEUE)[0]["routeToDepartment"]["name"] == "Sales"
+    response = site.http.put(f"/api/v3/departments/{uid('dept', 1)}", json={"name": "Ventes"})
+    assert response.status_code == 200, response.text
+    assert site.get(QUEUE)[0]["routeToDepartment"]["name"] == "Ventes"
+
+
+def test_a_new_site_zone_moves_todays_window_at_once(site: SiteClient) -> None:
+    # T is 2026-11-24 12:00 UTC. A chat at 09:00 UTC is today in UTC; in Honolulu (UTC-10)
+    # today began at 10:00 UTC, so it was yesterday there.
+    site.ok_events(
+        ev("chat.requested", -3 * 3600, chatId=uid("chat", 1), visitorId=uid("visitor", 1))
+    )
+    assert site.get(TODAY)["totalChats"] == 1
+    response = site.http.put(
+        "/api/v3/site", json={"name": "Test site", "timeZone": "Pacific/Honolulu"}
+    )
+    assert response.status_code == 200, response.text
+    assert site.get(TODAY)["totalChats"] == 0
+
+
+def test_an_ingest_by_another_process_is_seen_by_the_next_request(
+    site: SiteClient, database_url: str
+) -> None:
+    site.department(1, "Sales")
+    site.ok_events(request(site, 1, -10))
+    assert waits(site) == [10]
+    other = make_engine(database_url)  # another process's connections: no notification here
+    try:
+        result = ingest(other, site.site_id, [request(site, 2, -3)], T_MICROS)
+        assert result.accepted == 1
+    finally:
+        other.dispose()
+    assert waits(site) == [10, 3]
+
+
+@pytest.fixture
+def exact(engine: Engine, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    monkeypatch.setenv("CHATPULSE_VIEW_MAX_AGE_MS", "0")
+    with running_server(engine, clock) as srv:
+        yield srv
+
+
+def test_a_max_age_of_zero_computes_every_request_at_its_instant(
+    exact: Server, clock: FixedClock
+) -> None:
+    site = new_site(exact)
+    site.department(1, "Sales")
+    site.ok_events(request(site, 1, -29.5))
+    assert waits(site) == [29]
+    clock.advance(600 * MS)
+    assert waits(site) == [30]
+    site.http.close()
