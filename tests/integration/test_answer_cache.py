@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from chatpulse.clock import FixedClock
 from chatpulse.ingest import ingest
 from chatpulse.store.db import make_engine
+from chatpulse.store.prune import prune
 from tests.support import (
     T_MICROS,
     Server,
@@ -125,3 +126,15 @@ def test_a_max_age_of_zero_computes_every_request_at_its_instant(
     clock.advance(600 * MS)
     assert waits(site) == [30]
     site.http.close()
+
+
+def test_a_prune_is_seen_by_the_next_request(site: SiteClient, engine: Engine) -> None:
+    site.ok_events(
+        ev("chat.requested", -3 * 86_400, chatId=uid("chat", 1), visitorId=uid("visitor", 1)),
+        ev("chat.abandoned", -3 * 86_400 + 10, chatId=uid("chat", 1)),
+    )
+    params = {"startTime": "2026-11-20T00:00:00Z"}  # T is 2026-11-24 12:00 UTC
+    assert site.get(TODAY, **params)["totalChats"] == 1
+    result = prune(engine, site.site_id, T_MICROS - 2 * 86_400 * 1_000_000)
+    assert result.batches == 1
+    assert site.get(TODAY, **params)["totalChats"] == 0

@@ -102,6 +102,15 @@ class IngestTransaction:
 
     # ---------------------------------------------------------------- reading state
 
+    def invalidate_answers(self) -> None:
+        """The projections changed without a new event (rebuild, prune): move the configuration
+        version, so that no cached view answer outlives them (views/request.AnswerCache)."""
+        self.conn.execute(
+            update(t.sites)
+            .where(t.sites.c.id == self.site_id)
+            .values(config_version=t.sites.c.config_version + 1)
+        )
+
     def stored_events(self, ids: Sequence[str]) -> dict[str, Event]:
         """The events already stored under these ids."""
         if not ids:

@@ -163,6 +163,7 @@ def prune(
             with IngestTransaction(engine, site_id) as tx:
                 _catch_up(tx, cutoff, plan)
                 step(tx, cutoff, group, plan, result)
+                tx.invalidate_answers()
                 tx.conn.commit()
             result.batches += 1
             handled += size
@@ -176,6 +177,7 @@ def prune(
     with IngestTransaction(engine, site_id) as tx:  # the sums that went back to zero
         rollups.drop_empty(tx.conn, site_id)
         live_totals.recompute(tx.conn, site_id)  # agents whose state a prune dropped
+        tx.invalidate_answers()
         tx.conn.commit()
     return result
 

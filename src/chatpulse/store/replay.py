@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, delete, func, select
 
 from chatpulse.domain.events import Event
 from chatpulse.domain.intervals import union_of
@@ -47,12 +47,7 @@ def rebuild(engine: Engine, site_id: int, progress: Progress | None = None) -> i
     Holds the site's write lock throughout, so ingest into this site waits."""
     with IngestTransaction(engine, site_id) as tx:
         count = _replay(tx, progress)
-        # Views cached by (last sequence, configuration version) must not outlive the rebuild.
-        tx.conn.execute(
-            update(t.sites)
-            .where(t.sites.c.id == site_id)
-            .values(config_version=t.sites.c.config_version + 1)
-        )
+        tx.invalidate_answers()
         tx.conn.commit()
     return count
 
