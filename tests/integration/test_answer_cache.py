@@ -7,6 +7,8 @@ a write by another process — is seen by the very next request.
 
 from __future__ import annotations
 
+import random
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +18,8 @@ from chatpulse.clock import FixedClock
 from chatpulse.ingest import ingest
 from chatpulse.store.db import make_engine
 from chatpulse.store.prune import prune
+from chatpulse.views.request import ViewQuery, answer
+from tests.integration.test_views_match_reference import NOWS, World, iso, make_log, micros
 from tests.support import (
     T_MICROS,
     Server,
@@ -28,6 +32,7 @@ from tests.support import (
 
 QUEUE = "/api/v3/livechat/realTime/Queue"
 TODAY = "/api/v3/livechat/realTime/Today"
+VIEWS = "/api/v3/livechat/realTime/"
 MS = 1000
 
 
@@ -138,3 +143,32 @@ def test_a_prune_is_seen_by_the_next_request(site: SiteClient, engine: Engine) -
     result = prune(engine, site.site_id, T_MICROS - 2 * 86_400 * 1_000_000)
     assert result.batches == 1
     assert site.get(TODAY, **params)["totalChats"] == 0
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_each_departments_answers_follow_every_event_of_a_random_log(
+    server: Server, seed: int
+) -> None:
+    """Department views are keyed by the last sequence that changed the department (with the
+    cache on): after every event, each department's four answers (GET) must be exactly a
+    computation from scratch at the same instant."""
+    rng = random.Random(seed)
+    now = micros(rng.choice(NOWS))
+    server.clock.value = now
+    site = new_site(server, time_zone="Europe/Paris")
+    world = World(site, rng)
+    log = make_log(world, rng, now)
+    assert len(log) >= 10  # the seeds give real work
+    queries = [None, *world.departments]
+    for t, kind, data in log:
+        event = {"id": str(uuid.uuid4()), "type": kind, "occurredAt": iso(t), "data": data}
+        site.ok_events(event)
+        for department in queries:
+            query = ViewQuery(department_id=department)
+            params = {"departmentId": department} if department else {}
+            for view in ("RightNow", "Queue", "Today", "Agents"):
+                served = site.http.get(VIEWS + view, params=params)
+                assert served.status_code == 200, served.text
+                fresh = answer(server.engine, site.site_id, view, query, now).body
+                assert served.content == fresh, (kind, view, department)
+    site.http.close()

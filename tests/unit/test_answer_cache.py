@@ -9,13 +9,13 @@ import pytest
 from chatpulse.views.request import Answer, AnswerCache
 
 SLOT = (1, "Queue", None)
-KEY = (*SLOT, 42, 1)  # (site, view, query, last sequence, configuration version)
+KEY = (*SLOT, (1, 42))  # (site, view, query, (configuration version, last sequence))
 T = 1_000_000_000
 SECOND = 1_000_000
 
 
 def made(body: bytes, at: int = T, sequence: int = 42) -> Answer:
-    return Answer(sequence, body, 1, at)
+    return Answer(sequence, body, (1, sequence), at)
 
 
 def test_requests_that_miss_together_share_one_computation() -> None:
@@ -72,7 +72,7 @@ def test_a_timed_answer_is_served_under_its_max_age_and_due_past_half() -> None:
 def test_only_the_latest_state_of_a_query_is_kept() -> None:
     cache = AnswerCache()
     cache.put(KEY, made(b"old"))
-    newer = (*SLOT, 43, 1)
+    newer = (*SLOT, (1, 43))
     cache.put(newer, made(b"new", sequence=43))
     assert cache.lookup(KEY, T, None) == (None, False)
     assert cache.lookup(newer, T, None) == (made(b"new", sequence=43), False)

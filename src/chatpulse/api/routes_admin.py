@@ -32,7 +32,7 @@ async def get_site(request: Request, who: Anyone) -> Any:
     state = request.app.state
     row = state.versions.read(who.site_id)  # from memory while nothing was committed
     if row is not None:
-        site: sites.Site | None = sites.Site(who.site_id, row[3], row[2] or "UTC")
+        site: sites.Site | None = sites.Site(who.site_id, row.name, row.time_zone or "UTC")
     else:
         site = await run_in_threadpool(sites.get_site, state.engine, who.site_id)
     if site is None:

@@ -84,7 +84,9 @@ async def get_stream(
         # Subscribed first, so no ingest between the snapshot and the subscription is missed.
         # A bad parameter fails here, as a problem-details answer before the stream starts.
         first = list(
-            await asyncio.gather(*(hub.snapshot(who.site_id, name, query) for name in names))
+            await asyncio.gather(
+                *(hub.snapshot(who.site_id, name, query, fresh=True) for name in names)
+            )
         )
     except BaseException:
         close()

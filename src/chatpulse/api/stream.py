@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -58,7 +59,7 @@ class Subscriber:
 class _Shared:
     version: int
     now: int
-    task: asyncio.Task[Answer]
+    task: asyncio.Future[Answer]
 
 
 def last_sequences(engine: Engine, site_ids: Sequence[int]) -> dict[int, int]:
@@ -221,23 +222,40 @@ class StreamHub:
             if site_id in self._sites:
                 self._mark(site_id, sequence)
 
-    async def snapshot(self, site_id: int, view: str, query: ViewQuery) -> Answer:
-        """The view now, computed in a worker thread, or shared with another stream's recent one."""
+    async def snapshot(
+        self, site_id: int, view: str, query: ViewQuery, fresh: bool = False
+    ) -> Answer:
+        """The view now: shared with another stream of this process that asked the same query
+        after the site's last notification and at most SHARE_WINDOW_US ago (the streams of one
+        wallboard query wake together on every event: one lookup serves them all), else from
+        the answer cache (views/request.py), else computed in a worker thread. `fresh` (a new
+        stream's first snapshot): the cache at least, which sees every committed event."""
         now = self.clock.now()
-        max_age = self.settings.view_max_age_ms * 1000
-        found, _ = cached_answer(self.engine, self.versions, site_id, view, query, now, max_age)
-        if found is not None:  # from memory: every GET and stream of the process shares it
-            return found
         version = self._versions.get(site_id, 0)
         key = (site_id, view, query)
         shared = self._shared.get(key)
-        reusable = (
-            shared is not None
+        if (
+            not fresh
+            and shared is not None
             and shared.version == version
             and 0 <= now - shared.now <= SHARE_WINDOW_US
-        )
-        if shared is None or not reusable:
-            task = asyncio.get_running_loop().create_task(self._compute(site_id, view, query, now))
+        ):
+            return await asyncio.shield(shared.task)
+        max_age = self.settings.view_max_age_ms * 1000
+        found, _ = cached_answer(self.engine, self.versions, site_id, view, query, now, max_age)
+        loop = asyncio.get_running_loop()
+        if found is not None:  # from memory: every GET and stream of the process shares it
+            done: asyncio.Future[Answer] = loop.create_future()
+            done.set_result(found)
+            if site_id in self._sites:
+                self._shared[key] = _Shared(version, now, done)
+            return found
+        if (
+            shared is None
+            or shared.version != version
+            or not 0 <= now - shared.now <= SHARE_WINDOW_US
+        ):
+            task = loop.create_task(self._compute(site_id, view, query, now))
             task.add_done_callback(_consume)
             shared = _Shared(version, now, task)
             if site_id in self._sites:
@@ -264,7 +282,16 @@ class StreamHub:
         ping = self.settings.stream_ping_interval_ms / 1000
         started = time.monotonic()
         states = [
-            _ViewState(view, view in TIME_DEPENDENT, snap.body, 0, started, started)
+            _ViewState(
+                view,
+                view in TIME_DEPENDENT,
+                snap.body,
+                0,
+                started,
+                started,
+                # Each query refreshes at its own phase of the grid: not all of them at once.
+                (hash((view, query)) % 1000) / 1000,
+            )
             for view, snap in zip(views, first, strict=True)
         ]
         yield b"".join(sse_event(view, snap) for view, snap in zip(views, first, strict=True))
@@ -284,10 +311,30 @@ class StreamHub:
             changes = subscriber.changes
             due = [s for s in states if s.due_at(changes, min_gap, refresh) <= moment]
             if due:
+                # Each view is sent as soon as it is computed: a cheap RightNow does not wait
+                # for the same stream's Today or Agents.
+                pending = {
+                    asyncio.ensure_future(self.snapshot(subscriber.site_id, s.view, query)): s
+                    for s in due
+                }
                 try:
-                    snaps = await asyncio.gather(
-                        *(self.snapshot(subscriber.site_id, s.view, query) for s in due)
-                    )
+                    while pending:
+                        finished, _ = await asyncio.wait(
+                            pending, return_when=asyncio.FIRST_COMPLETED
+                        )
+                        done = time.monotonic()
+                        chunks = []
+                        for task in finished:
+                            state = pending.pop(task)
+                            snap = task.result()  # a failure is handled below
+                            state.seen = changes
+                            state.computed_at = done
+                            if snap.body != state.body:
+                                state.body = snap.body
+                                state.sent_at = done
+                                chunks.append(sse_event(state.view, snap))
+                        if chunks:
+                            yield b"".join(chunks)
                 except ChatPulseError as err:
                     yield sse_problem(err.status, err.detail, [e.as_json() for e in err.errors])
                     return
@@ -295,17 +342,9 @@ class StreamHub:
                     log.exception("stream: computing a view failed; closing the stream")
                     yield sse_problem(503, "a view could not be computed; reconnect later", [])
                     return
-                done = time.monotonic()
-                chunks = []
-                for state, snap in zip(due, snaps, strict=True):
-                    state.seen = changes
-                    state.computed_at = done
-                    if snap.body != state.body:
-                        state.body = snap.body
-                        state.sent_at = done
-                        chunks.append(sse_event(state.view, snap))
-                if chunks:
-                    yield b"".join(chunks)
+                finally:
+                    for task in pending:
+                        task.cancel()
                 continue
             if moment >= next_ping:
                 yield b": ping\n\n"
@@ -348,19 +387,24 @@ class _ViewState:
     seen: int  # the subscriber's `changes` when the view was last computed
     sent_at: float  # monotonic seconds
     computed_at: float
+    phase: float  # 0 ≤ phase < 1: where in each refresh period this query refreshes
 
     def due_at(self, changes: int, min_gap: float, refresh: float) -> float:
         """When to recompute: after a change, once `min_gap` has passed since the last event;
-        time-dependent views also `refresh` after the last computation."""
+        time-dependent views also at the next point of their `refresh` grid."""
         due = float("inf")
         if self.seen < changes:
             due = self.sent_at + min_gap
-        if self.refresh:
-            due = min(due, self.computed_at + refresh)
+        if self.refresh and refresh > 0:
+            # On a grid of the process's monotonic clock: every stream asking the same query
+            # refreshes at the same instant and shares one computation (views/request.py);
+            # different queries at different phases, so that refreshes do not come in bursts.
+            grid = math.floor(self.computed_at / refresh - self.phase) + 1 + self.phase
+            due = min(due, grid * refresh)
         return due
 
 
-def _consume(task: asyncio.Task[Answer]) -> None:
+def _consume(task: asyncio.Future[Answer]) -> None:
     # A shared computation whose every waiter went away must not log "exception never retrieved".
     if not task.cancelled():
         task.exception()

@@ -161,6 +161,25 @@ def add_to_rows(
 
 
 _UPSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+_SETS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+def set_rows(
+    conn: Connection, table: Table, keys: tuple[str, ...], rows: list[dict[str, Any]]
+) -> None:
+    """Insert rows, or replace the other values of the rows already there with the same keys."""
+    if not rows:
+        return
+    cache_key = (conn.dialect.name, table.name, keys)
+    stmt = _SETS.get(cache_key)
+    if stmt is None:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(table)
+        values = [c.name for c in table.columns if c.name not in keys]
+        stmt = _SETS[cache_key] = insert.on_conflict_do_update(
+            index_elements=list(keys), set_={name: insert.excluded[name] for name in values}
+        )
+    conn.execute(stmt, rows)
 
 
 def _upsert(dialect_name: str, table: Table, keys: tuple[str, ...]) -> Any:

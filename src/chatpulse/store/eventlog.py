@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -23,7 +23,7 @@ from chatpulse.domain.rollups import BUSY, STATUS
 from chatpulse.domain.timeutil import format_instant, format_instant_exact
 from chatpulse.store import live_totals, rollups
 from chatpulse.store import tables as t
-from chatpulse.store.db import WRITE, add_to_rows, write_lock
+from chatpulse.store.db import WRITE, add_to_rows, set_rows, write_lock
 from chatpulse.store.notify import announce
 from chatpulse.store.records import (
     AGENT_COLUMNS,
@@ -52,6 +52,7 @@ class IngestTransaction:
         self.site_id = site_id
         self._conn: Connection | None = None
         self.last_sequence = 0
+        self.departments_upto = 0
         # Each loaded chat's share of the Today sums before the batch: (department, minute, sums).
         self._cohort_before: dict[str, tuple[str | None, int, tuple[int, ...]]] = {}
         # Each loaded agent's status and ongoing chats before the batch (its live totals share).
@@ -69,11 +70,11 @@ class IngestTransaction:
         self._conn = conn
         try:
             conn.begin()
-            seq = conn.execute(
-                select(t.sites.c.last_sequence)
+            seq, upto = conn.execute(
+                select(t.sites.c.last_sequence, t.sites.c.departments_upto)
                 .where(t.sites.c.id == self.site_id)
                 .with_for_update()
-            ).scalar_one()
+            ).one()
         except BaseException:
             conn.rollback()
             conn.close()
@@ -81,6 +82,7 @@ class IngestTransaction:
             self._lock.__exit__(None, None, None)
             raise
         self.last_sequence = int(seq)
+        self.departments_upto = int(upto)
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -244,11 +246,72 @@ class IngestTransaction:
                 )
             conn.execute(insert(t.events), rows)
             self.write_projections(projector)
-            conn.execute(update(t.sites).where(t.sites.c.id == site).values(last_sequence=seq))
+            self._record_departments(projector, seq)
+            conn.execute(
+                update(t.sites)
+                .where(t.sites.c.id == site)
+                .values(last_sequence=seq, departments_upto=seq)
+            )
             announce(conn, site, seq)  # PostgreSQL: other processes hear of it on commit
             self.last_sequence = seq
         conn.commit()
         return self.last_sequence
+
+    def _record_departments(self, projector: Projector, seq: int) -> None:
+        """Mark every department whose views the batch may change with its last sequence
+        (store/tables.department_versions). After a writer that kept no record (a previous
+        release, mid-upgrade), every department is marked: the record is whole again."""
+        conn, site = self.conn, self.site_id
+        if self.departments_upto == self.last_sequence:
+            keys = self._departments_changed(projector)
+        else:
+            keys = set(
+                conn.execute(
+                    select(t.departments.c.id).where(t.departments.c.site_id == site)
+                ).scalars()
+            )
+            keys.update((t.INVITATIONS_KEY, t.VISITORS_KEY))
+        if keys:
+            set_rows(
+                conn,
+                t.department_versions,
+                ("site_id", "department_key"),
+                [{"site_id": site, "department_key": key, "sequence": seq} for key in keys],
+            )
+
+    def _departments_changed(self, projector: Projector) -> set[str]:
+        """A superset of the departments whose views (METRICS.md §6) the batch changes: every
+        department a changed chat was in, waited in or belongs to by cohort, before and after;
+        every department of every agent the batch touched; the site's invitations and visitors."""
+        keys: set[str | None] = set()
+        for chat_id, chat in projector.dirty_chats.items():
+            before = self._chats_before.get(chat_id)
+            if before is not None:
+                keys.update((before[1], before[2]))
+            cohort = self._cohort_before.get(chat_id)
+            if cohort is not None:
+                keys.add(cohort[0])
+            keys.update((chat.department_id, chat.route_department_id, chat.cohort_department_id))
+        keys.update(wait.route_department_id for wait in projector.waits.values())
+        agents = set(projector.agents) | set(projector.dirty_agents) | projector.busy_rebuilds
+        agents.update(h.agent_id for h in projector.handlings.values())
+        agents.update(s.agent_id for s in projector.statuses.values())
+        agents.update(b.agent_id for b in projector.busies.values())
+        if agents:
+            ad = t.agent_departments
+            for chunk in _chunked(sorted(agents)):
+                keys.update(
+                    self.conn.execute(
+                        select(ad.c.department_id).where(
+                            ad.c.site_id == self.site_id, ad.c.agent_id.in_(chunk)
+                        )
+                    ).scalars()
+                )
+        if projector.dirty_invitations:
+            keys.add(t.INVITATIONS_KEY)
+        if projector.dirty_visitors:
+            keys.add(t.VISITORS_KEY)
+        return {key for key in keys if key is not None}
 
     def write_projections(self, projector: Projector) -> None:
         """Write every projection row the projector changed (inside this transaction)."""
@@ -427,6 +490,11 @@ def _in_chunks(
         yield from conn.execute(
             select(table).where(table.c.site_id == site_id, key.in_(ids[i : i + 900]))
         )
+
+
+def _chunked(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def _save(

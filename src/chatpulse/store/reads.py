@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, and_, case, func, literal, or_, select
+from sqlalchemy import Connection, Select, and_, case, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from chatpulse.domain.chat import (
@@ -33,6 +33,7 @@ from chatpulse.domain.statuses import AWAY, OFFLINE, ONLINE
 from chatpulse.store import tables as t
 from chatpulse.store.records import CHAT_COLUMNS, from_row
 from chatpulse.store.tables import agents_now
+from chatpulse.store.versions import SiteRow
 
 a_, s_, st_ = t.agents, t.agent_states, t.agent_statuses
 
@@ -79,14 +80,24 @@ def department_state(conn: Connection, site_id: int, department_id: str) -> bool
 # ---------------------------------------------------------------- RightNow
 
 
-def site_versions(conn: Connection, site_id: int) -> tuple[int, int, str | None]:
-    """(last sequence, configuration version, zone): the first two change whenever state does."""
+def site_versions(conn: Connection, site_id: int) -> SiteRow:
+    """The site's row as a view's cache key needs it (store/versions.py)."""
+    s = t.sites.c
     row = conn.execute(
-        select(t.sites.c.last_sequence, t.sites.c.config_version, t.sites.c.time_zone).where(
-            t.sites.c.id == site_id
+        select(s.last_sequence, s.config_version, s.time_zone, s.name, s.departments_upto).where(
+            s.id == site_id
         )
     ).one()
-    return int(row[0]), int(row[1]), row[2]
+    return SiteRow(int(row[0]), int(row[1]), row[2], row[3], int(row[4]))
+
+
+def department_version(conn: Connection, site_id: int, key: str) -> int:
+    """The last sequence that changed a department's views (store/tables.department_versions)."""
+    d = t.department_versions.c
+    found = conn.execute(
+        select(d.sequence).where(d.site_id == site_id, d.department_key == key)
+    ).scalar()
+    return int(found or 0)
 
 
 # ---------------------------------------------------------------- Agents
@@ -441,20 +452,20 @@ def queue_departments(
     return sorted(docs, key=lambda doc: (doc["name"].casefold(), doc["id"]))
 
 
-def open_waits(conn: Connection, site_id: int) -> list[Any]:
-    """Every wait still going: its route target, visitor and start."""
+def open_waits(conn: Connection, site_id: int, department_id: str | None = None) -> list[Any]:
+    """Every wait still going (routed to `department_id` only, if given): its route target,
+    visitor and start."""
     w = t.waits
-    return list(
-        conn.execute(
-            select(
-                w.c.route_department_id,
-                w.c.route_agent_id,
-                w.c.visitor_id,
-                w.c.contact_identity_id,
-                w.c.started_at,
-            ).where(w.c.site_id == site_id, w.c.ended_at == OPEN)
-        )
-    )
+    query = select(
+        w.c.route_department_id,
+        w.c.route_agent_id,
+        w.c.visitor_id,
+        w.c.contact_identity_id,
+        w.c.started_at,
+    ).where(w.c.site_id == site_id, w.c.ended_at == OPEN)
+    if department_id is not None:
+        query = query.where(w.c.route_department_id == department_id)
+    return list(conn.execute(query))
 
 
 @dataclass(slots=True)
@@ -479,9 +490,10 @@ class EndedWaits:
 
 
 def ended_wait_totals(
-    conn: Connection, site_id: int, now: int
+    conn: Connection, site_id: int, now: int, department_id: str | None = None
 ) -> dict[tuple[str | None, str | None], EndedWaits]:
-    """Per route target: waits that ended in (now − 60 min, now] and (now − 30 min, now].
+    """Per route target (the department's only, if given): waits that ended in
+    (now − 60 min, now] and (now − 30 min, now].
 
     Whole minutes from the per-minute sums (one pass for both windows), the partial minutes at
     the edges from the rows: [now − 60 min, …) and [now − 30 min, …) at the start, the minute
@@ -512,7 +524,12 @@ def ended_wait_totals(
             _sum(case((recent, r.c.abandoned), else_=0)),
             _sum(case((recent, r.c.switched), else_=0)),
         )
-        .where(r.c.site_id == site_id, r.c.minute >= first_60, r.c.minute < after)
+        .where(
+            r.c.site_id == site_id,
+            r.c.minute >= first_60,
+            r.c.minute < after,
+            *([r.c.route_department_key == department_id] if department_id else []),
+        )
         .group_by(r.c.route_department_key, r.c.route_agent_key)
     ):
         row = row_of(department, agent)
@@ -520,25 +537,17 @@ def ended_wait_totals(
         row.abandoned_30, row.switched_30 = int(sums[4]), int(sums[5])
 
     w = t.waits
-    # The three edges in one query, each row labelled with its edge.
+    # The edges, one index range each (an OR of ranges made SQLite read every wait of the site).
     edges = [
         (lo_60, first_60 * WAIT_MINUTE, True, False),
         (lo_30, first_30 * WAIT_MINUTE, False, True),
         (after * WAIT_MINUTE, hi, True, True),
     ]
-    edges = [edge for edge in edges if edge[0] < edge[1]]
-    if edges:
-        label = case(
-            *[
-                (and_(w.c.ended_at >= lo, w.c.ended_at < hi), n)
-                for n, (lo, hi, _, _) in enumerate(edges)
-            ],
-            else_=-1,
-        )
-        in_any = or_(*[and_(w.c.ended_at >= lo, w.c.ended_at < hi) for lo, hi, _, _ in edges])
+    for lo, hi_edge, in_60, in_30 in edges:
+        if lo >= hi_edge:
+            continue
         rows = conn.execute(
             select(
-                label,
                 w.c.route_department_id,
                 w.c.route_agent_id,
                 func.count(),
@@ -546,11 +555,15 @@ def ended_wait_totals(
                 _count_if(w.c.outcome == WAIT_ABANDONED),
                 _count_if(w.c.outcome == WAIT_SWITCHED),
             )
-            .where(w.c.site_id == site_id, in_any)
-            .group_by(label, w.c.route_department_id, w.c.route_agent_id)
+            .where(
+                w.c.site_id == site_id,
+                w.c.ended_at >= lo,
+                w.c.ended_at < hi_edge,
+                *([w.c.route_department_id == department_id] if department_id else []),
+            )
+            .group_by(w.c.route_department_id, w.c.route_agent_id)
         )
-        for edge, department, agent, count, total, abandoned, switched in rows:
-            _, _, in_60, in_30 = edges[edge]
+        for department, agent, count, total, abandoned, switched in rows:
             row = row_of(department, agent)
             if in_60:
                 row.count_60 += int(count)

@@ -49,6 +49,10 @@ sites = Table(
     # Moves with every configuration write: cached views are keyed by it and last_sequence.
     Column("config_version", BigInteger, nullable=False, default=0),
     Column("created_at", BigInteger, nullable=False),
+    # The last sequence up to which every batch recorded the departments it changed
+    # (department_versions); behind last_sequence when a release that keeps no such record
+    # ingested meanwhile (a rolling upgrade): readers then key department views by the site.
+    Column("departments_upto", BigInteger, nullable=False, default=0, server_default="0"),
 )
 
 tokens = Table(
@@ -283,6 +287,21 @@ time_quarters = Table(
     Column("status_key", ID, primary_key=True),
     Column("quarter", BigInteger, primary_key=True, autoincrement=False),
     Column("micros", BigInteger, nullable=False),
+)
+
+# The last sequence whose batch changed what a department's views show (its chats and waits, its
+# agents), per department; "~invitations" for the site's invitations (Today's
+# acceptedInvitations ignores the department), "~visitors" for its visitors on site (RightNow's
+# visitorOnSite). A department view's cached answer is keyed by these instead of the site's last
+# sequence, so that an event in one department leaves the others' answers valid.
+INVITATIONS_KEY = "~invitations"
+VISITORS_KEY = "~visitors"
+department_versions = Table(
+    "department_versions",
+    metadata,
+    _site(),
+    Column("department_key", ID, primary_key=True),
+    Column("sequence", BigInteger, nullable=False),
 )
 
 # The live state summed, per site ("") and department (store/live_totals.py): the agents'

@@ -14,13 +14,31 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-# (last sequence, configuration version, zone, name)
-Versions = tuple[int, int, str | None, str]
 
-_SELECT = "SELECT last_sequence, config_version, time_zone, name FROM sites WHERE id = ?"
+@dataclass(frozen=True, slots=True)
+class SiteRow:
+    """What a view's cache key needs of its site (and GET /api/v3/site shows)."""
+
+    last_sequence: int
+    config_version: int
+    time_zone: str | None
+    name: str
+    departments_upto: int  # store/tables.py: department_versions are whole up to here
+
+    @property
+    def departments_recorded(self) -> bool:
+        return self.departments_upto == self.last_sequence
+
+
+_SELECT = (
+    "SELECT last_sequence, config_version, time_zone, name, departments_upto"
+    " FROM sites WHERE id = ?"
+)
+_DEPARTMENT = "SELECT sequence FROM department_versions WHERE site_id = ? AND department_key = ?"
 
 
 class SiteVersions:
@@ -32,10 +50,11 @@ class SiteVersions:
         self._path = database if file_backed else None
         self._conn: sqlite3.Connection | None = None
         self._data_version: int | None = None
-        self._rows: dict[int, Versions] = {}
+        self._rows: dict[int, SiteRow] = {}
+        self._departments: dict[tuple[int, str], int] = {}
         self._lock = threading.Lock()
 
-    def read(self, site_id: int) -> Versions | None:
+    def read(self, site_id: int) -> SiteRow | None:
         """The site's versions as committed now, or None: ask the database in a transaction."""
         if self._path is None:
             return None
@@ -46,7 +65,27 @@ class SiteVersions:
                 self._close()
                 return None
 
-    def _read(self, site_id: int) -> Versions | None:
+    def department(self, site_id: int, key: str) -> int | None:
+        """The last sequence that changed the department's views (0: none recorded), as of the
+        last `read`; None: ask the database in a transaction."""
+        if self._path is None:
+            return None
+        with self._lock:
+            found = self._departments.get((site_id, key))
+            if found is not None:
+                return found
+            conn = self._conn
+            if conn is None:
+                return None
+            try:
+                row = conn.execute(_DEPARTMENT, (site_id, key)).fetchone()
+            except sqlite3.Error:
+                self._close()
+                return None
+            found = self._departments[(site_id, key)] = int(row[0]) if row else 0
+            return found
+
+    def _read(self, site_id: int) -> SiteRow | None:
         conn = self._conn
         if conn is None:
             assert self._path is not None
@@ -58,13 +97,16 @@ class SiteVersions:
         data_version = conn.execute("PRAGMA data_version").fetchone()[0]
         if data_version != self._data_version:
             self._rows.clear()
+            self._departments.clear()
             self._data_version = data_version
         found = self._rows.get(site_id)
         if found is None:
             row = conn.execute(_SELECT, (site_id,)).fetchone()
             if row is None:
                 return None
-            found = self._rows[site_id] = (int(row[0] or 0), int(row[1] or 0), row[2], row[3])
+            found = self._rows[site_id] = SiteRow(
+                int(row[0] or 0), int(row[1] or 0), row[2], row[3], int(row[4] or 0)
+            )
         return found
 
     def _close(self) -> None:
@@ -73,6 +115,7 @@ class SiteVersions:
         self._conn = None
         self._data_version = None
         self._rows.clear()
+        self._departments.clear()
 
     def close(self) -> None:
         with self._lock:

@@ -30,11 +30,12 @@ def queue(
     conn: Connection, site_id: int, now: int, department_id: str | None
 ) -> list[dict[str, Any]]:
     rows: dict[Target, _Row] = {}
-    for w in reads.open_waits(conn, site_id):
+    # A department's Queue is its row only: the waits routed to it.
+    for w in reads.open_waits(conn, site_id, department_id):
         row = rows.setdefault(_target(w.route_department_id, w.route_agent_id), _Row())
         row.waiting.append((w.started_at, w.visitor_id, w.contact_identity_id))
     for (route_department, route_agent), ended in reads.ended_wait_totals(
-        conn, site_id, now
+        conn, site_id, now, department_id
     ).items():
         rows.setdefault(_target(route_department, route_agent), _Row()).ended.add(ended)
 

@@ -8,17 +8,19 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine
 
 from chatpulse.domain.errors import BadParameter
+from chatpulse.domain.events import normalize_uuid
 from chatpulse.domain.window import Window, resolve_window
 from chatpulse.store import reads
 from chatpulse.store.db import read_connection
-from chatpulse.store.versions import SiteVersions
+from chatpulse.store.tables import INVITATIONS_KEY, VISITORS_KEY
+from chatpulse.store.versions import SiteRow, SiteVersions
 from chatpulse.views.agents import agents_page
 from chatpulse.views.common import check_department
 from chatpulse.views.queue import queue
@@ -96,20 +98,39 @@ def window_for(site_zone: str | None, query: ViewQuery, now: int) -> Window:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """One view's JSON, encoded once (exactly the GET body), the site's last sequence in the
-    snapshot it was computed from, and the clock it was computed at (µs)."""
+    """One view's JSON, encoded once (exactly the GET body); the site's last sequence in the
+    snapshot it was computed from (the stream's `id`); the versions it was computed from (see
+    `versions_of`); the clock it was computed at (µs)."""
 
     sequence: int
     body: bytes
-    config_version: int = 0
+    version: tuple[int, ...] = ()
     at: int = 0
 
-    def newer_than(self, other: Answer) -> bool:
-        return (self.sequence, self.config_version, self.at) > (
-            other.sequence,
-            other.config_version,
-            other.at,
-        )
+
+def versions_of(
+    view: str, query: ViewQuery, row: SiteRow, department: Callable[[str], int | None]
+) -> tuple[int, ...] | None:
+    """What a view's answer depends on, besides the clock: the configuration version, and the
+    site's last sequence — or, for a department's Queue, Today and Agents, the last sequence
+    that changed that department (store/tables.department_versions; and the site's visitors
+    for RightNow, its invitations for Today), so that an event in one department leaves the
+    others' answers valid. None: unknown here."""
+    site = (row.config_version, row.last_sequence)
+    if query.department_id is None or not row.departments_recorded:
+        return site
+    key = normalize_uuid(query.department_id.strip())
+    if key is None:
+        return site  # a bad id: the computation says so
+    keys = (key, *_SITE_WIDE.get(view, ()))
+    found = [department(k) for k in keys]
+    if any(sequence is None for sequence in found):
+        return None
+    return (row.config_version, -1, *[s or 0 for s in found])
+
+
+# What a department's view shows of the whole site (METRICS.md §6).
+_SITE_WIDE = {"RightNow": (VISITORS_KEY,), "Today": (INVITATIONS_KEY,)}
 
 
 class AnswerCache:
@@ -136,10 +157,10 @@ class AnswerCache:
         self, key: tuple[Any, ...], now: int, max_age_us: int | None
     ) -> tuple[Answer | None, bool]:
         """(the answer usable at `now` or None, whether it is due for a recomputation).
-        `key`: (site, view, query, last sequence, configuration version); `max_age_us` None:
+        `key`: (site, view, query, versions: `versions_of`); `max_age_us` None:
         the answer does not depend on the clock."""
         found = self._answers.get(key[:3])
-        if found is None or (found.sequence, found.config_version) != key[3:]:
+        if found is None or found.version != key[3]:
             return None, False
         if max_age_us is None:
             return found, False
@@ -151,8 +172,8 @@ class AnswerCache:
     def put(self, key: tuple[Any, ...], value: Answer) -> None:
         slot = key[:3]
         current = self._answers.get(slot)
-        if current is not None and current.newer_than(value):
-            return
+        if current is not None and (current.sequence, current.at) > (value.sequence, value.at):
+            return  # a slow computation of an older state does not replace a newer one
         if current is None and len(self._answers) >= self._size:
             self._answers.clear()  # rare: more live (site, view, query) triples than slots
         self._answers[slot] = value
@@ -236,14 +257,21 @@ def cached_answer(
     None; whether it is due for a recomputation in the background: `refresh`)."""
     if view in TIME_DEPENDENT and max_age_us <= 0:
         return None, False
-    current = versions.read(site_id)
-    if current is None:
+    row = versions.read(site_id)
+    if row is None:
         return None, False
-    sequence, config_version, zone, _ = current
     if view in WINDOWED:
-        window_for(zone, query, now)  # a bad window is a 400, cached or not
-    key = (site_id, view, query, sequence, config_version)
-    return answer_cache(engine).lookup(key, now, _max_age(view, max_age_us))
+        window_for(row.time_zone, query, now)  # a bad window is a 400, cached or not
+    version = versions_of(view, query, row, lambda key: versions.department(site_id, key))
+    if version is None:
+        return None, False
+    found, due = answer_cache(engine).lookup(
+        (site_id, view, query, version), now, _max_age(view, max_age_us)
+    )
+    if found is not None and found.sequence != row.last_sequence:
+        # The department's answer still holds at the site's later sequence: say so (`id`).
+        found = replace(found, sequence=row.last_sequence)
+    return found, due
 
 
 def answer(
@@ -261,22 +289,29 @@ def answer(
     than `max_age_us` ago is reused (its times up to that old). `refresh`: compute it anew for
     everyone (unless someone already is)."""
     with read_connection(engine) as conn:
-        sequence, config_version, zone = reads.site_versions(conn, site_id)
+        row = reads.site_versions(conn, site_id)
         # Checked on every request, cached or not: a window's validity moves with the clock.
-        window = window_for(zone, query, now) if view in WINDOWED else None
+        window = window_for(row.time_zone, query, now) if view in WINDOWED else None
+        version = versions_of(
+            view, query, row, lambda key: reads.department_version(conn, site_id, key)
+        )
+        assert version is not None  # the database always knows
 
         def fresh() -> Answer:
             body = orjson.dumps(compute(conn, site_id, view, query, now, window))
-            return Answer(sequence, body, config_version, now)
+            return Answer(row.last_sequence, body, version, now)
 
         if view in TIME_DEPENDENT and max_age_us <= 0:
             return fresh()
-        key = (site_id, view, query, sequence, config_version)
+        key = (site_id, view, query, version)
         cache = answer_cache(engine)
         if refresh:
             cache.refresh(key, fresh)
             return cache.lookup(key, now, None)[0] or fresh()
-        return cache.get_or_compute(key, now, _max_age(view, max_age_us), fresh)
+        found = cache.get_or_compute(key, now, _max_age(view, max_age_us), fresh)
+        if found.sequence != row.last_sequence:
+            found = replace(found, sequence=row.last_sequence)
+        return found
 
 
 def compute(
