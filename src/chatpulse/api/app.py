@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -101,6 +102,7 @@ def create_app(
     app.add_exception_handler(Exception, problems.on_unexpected)
 
     paths: list[str] = []
+    routes: list[Any] = []
     for module in (
         routes_views,
         routes_stream,
@@ -113,8 +115,9 @@ def create_app(
     ):
         app.include_router(module.router)
         paths.extend(getattr(route, "path", "") for route in module.router.routes)
+        routes.extend(module.router.routes)
 
-    openapi.install(app)
+    openapi.install(app, routes)
     metrics.instrument_engine(app.state.engine)
     limits.install(app, settings)  # rate, body and stream limits (api/limits.py)
     security.install(app, settings)  # CORS, nosniff (api/security.py)

@@ -11,18 +11,9 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request
-from fastapi.security import (
-    HTTPAuthorizationCredentials,
-    HTTPBasic,
-    HTTPBasicCredentials,
-    HTTPBearer,
-)
-from pydantic import WithJsonSchema
+from fastapi import Request
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import HTTPConnection
 
 from chatpulse.api.limits import Limits, client_of
 from chatpulse.domain.errors import BadParameter, Forbidden, Unauthorized
@@ -34,25 +25,32 @@ REQUIRED = (
 )
 
 
-class _BearerScheme(HTTPBearer):
-    """Shown in the OpenAPI document; the header itself is read by `credential_of`, one parser
-    for both schemes."""
-
-    async def __call__(self, request: HTTPConnection) -> HTTPAuthorizationCredentials | None:
-        return None
-
-
-class _BasicScheme(HTTPBasic):
-    """Shown in the OpenAPI document, as `_BearerScheme`."""
-
-    async def __call__(self, request: HTTPConnection) -> HTTPBasicCredentials | None:  # type: ignore[override]
-        return None
-
-
-bearer = _BearerScheme(auto_error=False, description="A ChatPulse API token")
-basic = _BasicScheme(
-    auto_error=False, description="Comm100 API-key style: any user name, the token as password"
-)
+# What the OpenAPI document says of every authenticated operation (api/openapi.py adds it to
+# the operations whose route depends on `require`): the two schemes, and the optional site
+# parameters. Not FastAPI dependencies: resolving them cost every request a share of its time,
+# and `authorize` reads the header and the parameters itself.
+SECURITY_SCHEMES = {
+    "_BearerScheme": {"type": "http", "scheme": "bearer", "description": "A ChatPulse API token"},
+    "_BasicScheme": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "Comm100 API-key style: any user name, the token as password",
+    },
+}
+SECURITY: list[dict[str, list[str]]] = [{"_BearerScheme": []}, {"_BasicScheme": []}]
+SITE_PARAMETERS = [
+    {
+        "description": "Optional; must be the token's own site",
+        "in": where,
+        "name": name,
+        "required": False,
+        "schema": {"title": title, "type": "integer"},
+    }
+    for where, name, title in (
+        ("query", "siteId", "Siteid"),
+        ("header", SITE_HEADER, "X-Api-Siteid"),
+    )
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,21 +119,8 @@ async def authorize(request: Request, allowed: tuple[str, ...]) -> Principal:
 def require(*allowed: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits tokens holding any of `allowed` (none: any valid token)."""
 
-    async def dependency(
-        request: Request,
-        _bearer: Annotated[None, Depends(bearer)],
-        _basic: Annotated[None, Depends(basic)],
-        _site_id: Annotated[
-            str | None,
-            Query(alias="siteId", description="Optional; must be the token's own site"),
-            WithJsonSchema({"type": "integer"}),
-        ] = None,
-        _site_header: Annotated[
-            str | None,
-            Header(alias=SITE_HEADER, description="Optional; must be the token's own site"),
-            WithJsonSchema({"type": "integer"}),
-        ] = None,
-    ) -> Principal:
+    async def dependency(request: Request) -> Principal:
         return await authorize(request, allowed)
 
+    dependency.authenticates = True  # type: ignore[attr-defined]  # read by api/openapi.py
     return dependency

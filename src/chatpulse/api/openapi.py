@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from pydantic import WithJsonSchema
 
+from chatpulse.api import auth
 from chatpulse.api.problems import PROBLEM_JSON
 
 _REF = {"$ref": "#/components/schemas/Problem"}
@@ -91,7 +94,33 @@ UUID = schema({"type": "string", "format": "uuid"})
 BOOLEAN = schema({"type": "boolean"})
 
 
-def install(app: FastAPI) -> None:
+def _authenticates(dependant: Any) -> bool:
+    return any(
+        getattr(d.call, "authenticates", False) or _authenticates(d) for d in dependant.dependencies
+    )
+
+
+def _document_authentication(routes: list[Any], doc: dict[str, Any]) -> None:
+    """Every operation whose route depends on `auth.require`: the security schemes and the
+    optional site parameters (auth.py reads them itself, not through FastAPI)."""
+    for route in routes:
+        if not isinstance(route, APIRoute) or route.methods is None:
+            continue
+        if not _authenticates(route.dependant):
+            continue
+        for method in route.methods:
+            operation = doc["paths"].get(route.path_format, {}).get(method.lower())
+            if operation is None:
+                continue
+            parameters = operation.setdefault("parameters", [])
+            parameters.extend(copy.deepcopy(auth.SITE_PARAMETERS))
+            operation["security"] = copy.deepcopy(auth.SECURITY)
+    if any("security" in op for ops in doc["paths"].values() for op in ops.values()):
+        schemes = doc.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes.update(copy.deepcopy(auth.SECURITY_SCHEMES))
+
+
+def install(app: FastAPI, routes: list[Any]) -> None:
     """Build the document once: FastAPI's, with problem details in place of its 422 shape."""
     build = app.openapi
 
@@ -99,6 +128,7 @@ def install(app: FastAPI) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         doc = build()
+        _document_authentication(routes, doc)
         for operations in doc.get("paths", {}).values():
             for operation in operations.values():
                 responses = operation.get("responses", {})
