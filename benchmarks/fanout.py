@@ -51,6 +51,10 @@ async def _listen(host: str, port: int, token: str, stream: _Stream) -> None:
         ).encode()
     )
     await writer.drain()
+    status = await reader.readline()
+    if b" 200 " not in status:
+        writer.close()
+        raise RuntimeError(f"stream refused: {status.decode().strip()}")
     tail = b""
     seen = 0
     try:
@@ -70,6 +74,17 @@ async def _listen(host: str, port: int, token: str, stream: _Stream) -> None:
             tail = data[-64:]
     finally:
         writer.close()
+
+
+async def _first_failure(tasks: list[asyncio.Task[None]]) -> BaseException:
+    """The first stream task that ends with an error (a refused stream), whenever it does."""
+    for next_done in asyncio.as_completed(tasks):
+        try:
+            await next_done
+        except Exception as err:  # returned, to be raised by the caller
+            return err
+    await asyncio.Event().wait()  # every stream ended cleanly: never a failure
+    raise AssertionError("unreachable")
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -136,7 +151,14 @@ async def fan_out(
         tasks.append(asyncio.create_task(_listen(host, int(port), token, stream)))
         if len(tasks) % 50 == 0:
             await asyncio.sleep(0)
-    await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in watched)), 600)
+    ready = asyncio.gather(*(s.ready.wait() for s in watched))
+    failed = asyncio.ensure_future(_first_failure(tasks))
+    done, _ = await asyncio.wait({ready, failed}, timeout=600, return_when="FIRST_COMPLETED")
+    if failed in done:
+        raise failed.result()
+    failed.cancel()
+    if ready not in done:
+        raise TimeoutError("the streams did not all send their first views in 600 s")
     connect_s = time.perf_counter() - began
     await asyncio.sleep(1)  # past the minimum gap that follows each stream's snapshot
     sent: list[tuple[str, int, float]] = []

@@ -131,7 +131,7 @@ def serve(database: str, workers: int) -> Iterator[Server]:
         + (["--workers", str(workers)] if workers > 1 else []),
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, **SERVER_ENV, "CHATPULSE_MAX_STREAMS_PER_TOKEN": "100"},
+        env={**os.environ, **SERVER_ENV},  # no cap on streams per token: the fan-out opens 1,000
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120

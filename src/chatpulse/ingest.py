@@ -20,6 +20,8 @@ class IngestResult:
     accepted: int
     duplicates: int
     last_sequence: int
+    # The departments whose views the batch may change (store/eventlog.py); None: any.
+    departments: frozenset[str] | None = None
 
     def as_json(self) -> dict[str, int]:
         return {
@@ -85,7 +87,7 @@ def ingest(engine: Engine, site_id: int, raw_events: Sequence[Any], now: int) ->
         if errors:
             raise InvalidBody(errors)
         last = tx.commit([e for _, e in new], projector, now)
-    return IngestResult(len(new), duplicates, last)
+    return IngestResult(len(new), duplicates, last, tx.changed_departments)
 
 
 def _conflict(index: int, event_id: str, where: str) -> FieldError:

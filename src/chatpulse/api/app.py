@@ -85,12 +85,13 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.tokens = TokenCache(app.state.engine, settings.token_cache_s)
     app.state.versions = SiteVersions(app.state.engine)
-    listeners: list[Callable[[int, int], None]] = []
+    listeners: list[Callable[[int, int, frozenset[str] | None], None]] = []
     app.state.listeners = listeners
 
-    def notify(site_id: int, sequence: int) -> None:
+    def notify(site_id: int, sequence: int, departments: frozenset[str] | None = None) -> None:
+        """An ingest stored events up to `sequence`, changing `departments` (None: any)."""
         for listener in listeners:
-            listener(site_id, sequence)
+            listener(site_id, sequence, departments)
 
     app.state.notify = notify
     routes_stream.install(app)

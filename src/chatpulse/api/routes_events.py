@@ -120,7 +120,7 @@ async def post_events(request: Request, who: Writer) -> Any:
     result = await run_in_threadpool(ingest, request.app.state.engine, who.site_id, raw, now)
     metrics.count_ingest(result.accepted, result.duplicates)  # rejections: MetricsMiddleware
     if result.accepted:
-        request.app.state.notify(who.site_id, result.last_sequence)
+        request.app.state.notify(who.site_id, result.last_sequence, result.departments)
     return Json(result.as_json())
 
 

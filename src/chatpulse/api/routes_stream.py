@@ -11,6 +11,7 @@ from chatpulse.api.auth import Principal, require
 from chatpulse.api.openapi import AUTHENTICATED, problems
 from chatpulse.api.stream import EventStream, StreamHub
 from chatpulse.domain.errors import BadParameter
+from chatpulse.domain.events import normalize_uuid
 from chatpulse.views.request import VIEWS, ViewQuery
 
 router = APIRouter(prefix="/api/v3/livechat/realTime", tags=["Real Time"])
@@ -74,7 +75,10 @@ async def get_stream(
     query = ViewQuery.parse(request.query_params)
     hub: StreamHub = request.app.state.stream_hub
     release = request.app.state.limits.open_stream(who.token_id)  # 429 beyond the cap
-    subscriber = hub.subscribe(who.site_id, who.token_id)
+    department = query.department_id
+    subscriber = hub.subscribe(
+        who.site_id, who.token_id, normalize_uuid(department.strip()) if department else None
+    )
 
     def close() -> None:
         hub.unsubscribe(subscriber)

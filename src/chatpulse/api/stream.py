@@ -31,6 +31,7 @@ from chatpulse.settings import Settings
 from chatpulse.store import sites
 from chatpulse.store import tables as t
 from chatpulse.store.notify import IngestListener
+from chatpulse.store.tables import INVITATIONS_KEY, VISITORS_KEY
 from chatpulse.store.versions import SiteVersions
 from chatpulse.views.request import TIME_DEPENDENT, Answer, ViewQuery, answer, cached_answer
 
@@ -39,6 +40,7 @@ log = logging.getLogger("chatpulse.stream")
 # Streams of one site asking the same view with the same parameters share a computation made
 # at most this long ago (server clock) and after the site's last ingest notification.
 SHARE_WINDOW_US = 100_000
+SITE_WIDE_KEYS = frozenset((INVITATIONS_KEY, VISITORS_KEY))
 # An open stream re-checks its token this often (seconds): a revocation made by another
 # worker process ends it within this time; one made in this process ends it at once.
 TOKEN_CHECK_S = 5.0
@@ -50,6 +52,7 @@ class Subscriber:
 
     site_id: int
     token_id: str = ""
+    department: str | None = None  # its views' departmentId: other departments' events skip it
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     changes: int = 0
     revoked: bool = False
@@ -124,12 +127,14 @@ class StreamHub:
                     subscriber.revoked = True
                     subscriber.wake.set()
 
-    def subscribe(self, site_id: int, token_id: str = "") -> Subscriber:
+    def subscribe(
+        self, site_id: int, token_id: str = "", department: str | None = None
+    ) -> Subscriber:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
             self._loop_thread = threading.get_ident()
             self._limiter = anyio.CapacityLimiter(max(1, self.settings.stream_threads))
-        subscriber = Subscriber(site_id, token_id)
+        subscriber = Subscriber(site_id, token_id, department)
         self._sites.setdefault(site_id, set()).add(subscriber)
         self._open += 1
         self._versions.setdefault(site_id, 0)
@@ -158,14 +163,19 @@ class StreamHub:
         if site_id in self._sites:
             self._sequences.setdefault(site_id, sequence)
 
-    def notify(self, site_id: int, sequence: int) -> None:
-        """Called after an ingest stored something: mark the site's streams dirty, nothing more."""
+    def notify(
+        self, site_id: int, sequence: int, departments: frozenset[str] | None = None
+    ) -> None:
+        """Called after an ingest stored something: mark the site's streams dirty, nothing more.
+        `departments`: those whose views the ingest may have changed (None: any); a stream of
+        another department is left asleep (its answers are keyed by its department's version,
+        views/request.py, so waking it would only find them unchanged)."""
         if site_id not in self._sites or self._loop is None:
             return
         if threading.get_ident() == self._loop_thread:
-            self._mark(site_id, sequence)
+            self._mark(site_id, sequence, departments)
         else:
-            self._loop.call_soon_threadsafe(self._mark, site_id, sequence)
+            self._loop.call_soon_threadsafe(self._mark, site_id, sequence, departments)
 
     def config_changed(self, site_id: int) -> None:
         """The site's configuration changed (in this process): its streams recompute. Other
@@ -177,19 +187,27 @@ class StreamHub:
         else:
             self._loop.call_soon_threadsafe(self._wake, site_id)
 
-    def _mark(self, site_id: int, sequence: int) -> None:
+    def _mark(self, site_id: int, sequence: int, departments: frozenset[str] | None = None) -> None:
         subscribers = self._sites.get(site_id)
         if not subscribers or sequence <= self._sequences.get(site_id, -1):
             return
         self._sequences[site_id] = sequence
-        self._wake(site_id)
+        if departments is not None and SITE_WIDE_KEYS & departments:
+            departments = None  # visitors or invitations: every department's views
+        self._wake(site_id, departments)
 
-    def _wake(self, site_id: int) -> None:
+    def _wake(self, site_id: int, departments: frozenset[str] | None = None) -> None:
         subscribers = self._sites.get(site_id)
         if not subscribers:
             return
         self._versions[site_id] += 1
         for subscriber in subscribers:
+            if (
+                departments is not None
+                and subscriber.department is not None
+                and subscriber.department not in departments
+            ):
+                continue
             subscriber.changes += 1
             subscriber.wake.set()
 

@@ -53,6 +53,8 @@ class IngestTransaction:
         self._conn: Connection | None = None
         self.last_sequence = 0
         self.departments_upto = 0
+        # What the committed batch marked (_record_departments); None: every department.
+        self.changed_departments: frozenset[str] | None = None
         # Each loaded chat's share of the Today sums before the batch: (department, minute, sums).
         self._cohort_before: dict[str, tuple[str | None, int, tuple[int, ...]]] = {}
         # Each loaded agent's status and ongoing chats before the batch (its live totals share).
@@ -264,6 +266,7 @@ class IngestTransaction:
         conn, site = self.conn, self.site_id
         if self.departments_upto == self.last_sequence:
             keys = self._departments_changed(projector)
+            self.changed_departments = frozenset(keys)
         else:
             keys = set(
                 conn.execute(
