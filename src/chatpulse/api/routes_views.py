@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from chatpulse.api.auth import Principal, require
 from chatpulse.api.openapi import AUTHENTICATED, BOOLEAN, UUID, problems
 from chatpulse.api.schemas import AgentsPage, QueueRow, RightNowModel, TodayModel
-from chatpulse.views.request import ViewQuery, answer, cached_answer
+from chatpulse.views.request import Answer, ViewQuery, answer, answer_after_one_query, cached_answer
 
 log = logging.getLogger("chatpulse.views")
 
@@ -47,11 +47,18 @@ async def _respond(request: Request, who: Principal, view: str) -> Response:
     max_age = state.settings.view_max_age_ms * 1000
     site_id = who.site_id
     engine = state.engine
-    found, due = cached_answer(engine, state.versions, site_id, view, query, now, max_age)
-    if found is None:
-        found = await run_in_threadpool(answer, engine, site_id, view, query, now, max_age)
-    elif due:
+    found: Answer | None
+    if state.versions.available:  # SQLite: the versions from memory, on the event loop
+        found, due = cached_answer(engine, state.versions, site_id, view, query, now, max_age)
+        if found is None:
+            found = await run_in_threadpool(answer, engine, site_id, view, query, now, max_age)
+    else:  # PostgreSQL: one statement for the versions, in a worker thread
+        found, due = await run_in_threadpool(
+            answer_after_one_query, engine, site_id, view, query, now, max_age
+        )
+    if due:
         _refresh_later(engine, site_id, view, query, now, max_age)
+    assert found is not None
     return Response(found.body, media_type="application/json")
 
 

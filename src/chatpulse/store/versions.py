@@ -54,6 +54,11 @@ class SiteVersions:
         self._departments: dict[tuple[int, str], int] = {}
         self._lock = threading.Lock()
 
+    @property
+    def available(self) -> bool:
+        """Whether `read` can answer at all (SQLite on a file)."""
+        return self._path is not None
+
     def read(self, site_id: int) -> SiteRow | None:
         """The site's versions as committed now, or None: ask the database in a transaction."""
         if self._path is None:
@@ -120,3 +125,38 @@ class SiteVersions:
     def close(self) -> None:
         with self._lock:
             self._close()
+
+
+class QueriedVersions:
+    """The site's row and the department versions a view needs, read by one autocommit
+    statement (one round trip; one statement sees one snapshot): PostgreSQL's way to a cached
+    answer, in a worker thread, without a transaction around it."""
+
+    def __init__(self, engine: Engine, site_id: int, keys: tuple[str, ...]) -> None:
+        from sqlalchemy import select
+
+        from chatpulse.store import tables as t
+
+        s, d = t.sites.c, t.department_versions.c
+        columns = [
+            select(d.sequence)
+            .where(d.site_id == site_id, d.department_key == key)
+            .scalar_subquery()
+            for key in keys
+        ]
+        statement = select(
+            s.last_sequence, s.config_version, s.time_zone, s.name, s.departments_upto, *columns
+        ).where(s.id == site_id)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            row = conn.execute(statement).first()
+        self._row: SiteRow | None = None
+        self._departments: dict[str, int] = {}
+        if row is not None:
+            self._row = SiteRow(int(row[0]), int(row[1]), row[2], row[3], int(row[4]))
+            self._departments = {key: int(v or 0) for key, v in zip(keys, row[5:], strict=True)}
+
+    def read(self, site_id: int) -> SiteRow | None:
+        return self._row
+
+    def department(self, site_id: int, key: str) -> int | None:
+        return self._departments.get(key)
