@@ -6,13 +6,12 @@ import asyncio
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import WithJsonSchema
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from chatpulse.api.auth import Principal, require
-from chatpulse.api.openapi import AUTHENTICATED, BOOLEAN, UUID, problems
+from chatpulse.api.openapi import AUTHENTICATED, problems
 from chatpulse.api.schemas import AgentsPage, QueueRow, RightNowModel, TodayModel
 from chatpulse.views.request import Answer, ViewQuery, answer, answer_after_one_query, cached_answer
 
@@ -22,20 +21,39 @@ router = APIRouter(
     prefix="/api/v3/livechat/realTime", tags=["Real Time"], responses=problems(*AUTHENTICATED)
 )
 Reader = Annotated[Principal, Depends(require("realtime.read"))]
-Text = str | None
-DepartmentId = Annotated[
-    Text, Query(alias="departmentId", description="Only this department"), UUID
+
+
+def _param(name: str, description: str | None, schema: dict[str, Any]) -> dict[str, Any]:
+    title = name[0].upper() + name[1:].lower()
+    doc: dict[str, Any] = {"in": "query", "name": name, "required": False}
+    if description is not None:
+        doc["description"] = description
+    if not schema:  # free text: what FastAPI writes for an optional str
+        schema = {"anyOf": [{"type": "string"}, {"type": "null"}], "description": description}
+    doc["schema"] = {**schema, "title": title}
+    return doc
+
+
+# The views' query parameters, for the OpenAPI document only: `ViewQuery.parse` reads and checks
+# them (declared as FastAPI parameters they were parsed twice, a share of every request).
+DEPARTMENT = _param("departmentId", "Only this department", {"type": "string", "format": "uuid"})
+WINDOW = [
+    _param("timeZone", "IANA zone; wins over utcOffset", {}),
+    _param(
+        "utcOffset", "Minutes east of UTC", {"type": "integer", "minimum": -720, "maximum": 840}
+    ),
+    _param("startTime", "ISO 8601 date or date-time", {}),
+    _param("endTime", "ISO 8601 date or date-time", {}),
 ]
-TimeZone = Annotated[Text, Query(alias="timeZone", description="IANA zone; wins over utcOffset")]
-UtcOffset = Annotated[
-    Text,
-    Query(alias="utcOffset", description="Minutes east of UTC"),
-    WithJsonSchema({"type": "integer", "minimum": -720, "maximum": 840}),
+PAGE = [
+    _param("includeStatusDistribution", None, {"type": "boolean"}),
+    _param("pageIndex", "From 1", {"type": "integer", "minimum": 1, "maximum": 999_999_999}),
+    _param("pageSize", "1 to 100", {"type": "integer", "minimum": 1, "maximum": 100}),
 ]
-StartTime = Annotated[Text, Query(alias="startTime", description="ISO 8601 date or date-time")]
-EndTime = Annotated[Text, Query(alias="endTime", description="ISO 8601 date or date-time")]
-PAGE_INDEX = WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 999_999_999})
-PAGE_SIZE = WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 100})
+
+
+def _documented(*parameters: dict[str, Any]) -> dict[str, Any]:
+    return {"parameters": list(parameters)}
 
 
 async def _respond(request: Request, who: Principal, view: str) -> Response:
@@ -87,50 +105,41 @@ def _refreshed(slot: tuple[Any, ...], task: asyncio.Future[Any]) -> None:
         log.warning("refreshing a view failed: %r", task.exception())
 
 
-@router.get("/RightNow", response_model=RightNowModel, summary="Counts of the present moment")
-async def get_right_now(
-    request: Request,
-    who: Reader,
-    department_id: DepartmentId = None,
-    time_zone: TimeZone = None,
-    utc_offset: UtcOffset = None,
-    start_time: StartTime = None,
-    end_time: EndTime = None,
-) -> Any:
+@router.get(
+    "/RightNow",
+    response_model=RightNowModel,
+    summary="Counts of the present moment",
+    openapi_extra=_documented(DEPARTMENT, *WINDOW),
+)
+async def get_right_now(request: Request, who: Reader) -> Any:
     return await _respond(request, who, "RightNow")
 
 
-@router.get("/Queue", response_model=list[QueueRow], summary="Waiting visitors per route target")
-async def get_queue(request: Request, who: Reader, department_id: DepartmentId = None) -> Any:
+@router.get(
+    "/Queue",
+    response_model=list[QueueRow],
+    summary="Waiting visitors per route target",
+    openapi_extra=_documented(DEPARTMENT),
+)
+async def get_queue(request: Request, who: Reader) -> Any:
     return await _respond(request, who, "Queue")
 
 
-@router.get("/Today", response_model=TodayModel, summary="The day so far, over a window")
-async def get_today(
-    request: Request,
-    who: Reader,
-    department_id: DepartmentId = None,
-    time_zone: TimeZone = None,
-    utc_offset: UtcOffset = None,
-    start_time: StartTime = None,
-    end_time: EndTime = None,
-) -> Any:
+@router.get(
+    "/Today",
+    response_model=TodayModel,
+    summary="The day so far, over a window",
+    openapi_extra=_documented(DEPARTMENT, *WINDOW),
+)
+async def get_today(request: Request, who: Reader) -> Any:
     return await _respond(request, who, "Today")
 
 
-@router.get("/Agents", response_model=AgentsPage, summary="Agents, one page, over a window")
-async def get_agents(
-    request: Request,
-    who: Reader,
-    department_id: DepartmentId = None,
-    include_status_distribution: Annotated[
-        Text, Query(alias="includeStatusDistribution"), BOOLEAN
-    ] = None,
-    page_index: Annotated[Text, Query(alias="pageIndex", description="From 1"), PAGE_INDEX] = None,
-    page_size: Annotated[Text, Query(alias="pageSize", description="1 to 100"), PAGE_SIZE] = None,
-    time_zone: TimeZone = None,
-    utc_offset: UtcOffset = None,
-    start_time: StartTime = None,
-    end_time: EndTime = None,
-) -> Any:
+@router.get(
+    "/Agents",
+    response_model=AgentsPage,
+    summary="Agents, one page, over a window",
+    openapi_extra=_documented(DEPARTMENT, *PAGE, *WINDOW),
+)
+async def get_agents(request: Request, who: Reader) -> Any:
     return await _respond(request, who, "Agents")
