@@ -172,3 +172,15 @@ def test_each_departments_answers_follow_every_event_of_a_random_log(
                 fresh = answer(server.engine, site.site_id, view, query, now).body
                 assert served.content == fresh, (kind, view, department)
     site.http.close()
+
+
+def test_todays_answer_is_never_yesterdays_after_midnight(
+    site: SiteClient, clock: FixedClock
+) -> None:
+    # T is 2026-11-24 12:00 UTC (the site's zone); a chat at 23:00 is today until midnight.
+    clock.value = T_MICROS + (12 * 3600 - 1) * 1_000_000 + 500 * MS  # 23:59:59.5
+    chat = ev("chat.requested", 11 * 3600, chatId=uid("chat", 1), visitorId=uid("visitor", 1))
+    site.ok_events(chat)
+    assert site.get(TODAY)["totalChats"] == 1
+    clock.advance(700 * MS)  # 00:00:00.2 the next day: 0.7 s later, but another day
+    assert site.get(TODAY)["totalChats"] == 0

@@ -12,8 +12,10 @@ The calls take microseconds: they run on the event loop. PostgreSQL has no such 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+import urllib.parse
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -94,8 +96,9 @@ class SiteVersions:
         conn = self._conn
         if conn is None:
             assert self._path is not None
+            path = urllib.parse.quote(os.path.abspath(self._path))  # '?', '#', '%' in a name
             conn = sqlite3.connect(
-                f"file:{self._path}?mode=ro", uri=True, timeout=0.05, check_same_thread=False
+                f"file:{path}?mode=ro", uri=True, timeout=0.05, check_same_thread=False
             )
             conn.isolation_level = None
             self._conn = conn

@@ -265,6 +265,12 @@ def answer_after_one_query(
     return answer(engine, site_id, view, query, now, max_age_us), False
 
 
+def _with_window(version: tuple[int, ...], window: Window | None) -> tuple[int, ...]:
+    """The window's start is part of what an answer depends on: an answer of yesterday's
+    default window (computed just before midnight) is never served for today's."""
+    return version if window is None else (*version, window.start)
+
+
 def cached_answer(
     engine: Engine,
     versions: VersionSource,
@@ -282,11 +288,12 @@ def cached_answer(
     row = versions.read(site_id)
     if row is None:
         return None, False
-    if view in WINDOWED:
-        window_for(row.time_zone, query, now)  # a bad window is a 400, cached or not
+    # Checked on every request, cached or not: a bad window is a 400.
+    window = window_for(row.time_zone, query, now) if view in WINDOWED else None
     version = versions_of(view, query, row, lambda key: versions.department(site_id, key))
     if version is None:
         return None, False
+    version = _with_window(version, window)
     found, due = answer_cache(engine).lookup(
         (site_id, view, query, version), now, _max_age(view, max_age_us)
     )
@@ -318,6 +325,7 @@ def answer(
             view, query, row, lambda key: reads.department_version(conn, site_id, key)
         )
         assert version is not None  # the database always knows
+        version = _with_window(version, window)
 
         def fresh() -> Answer:
             body = orjson.dumps(compute(conn, site_id, view, query, now, window))
