@@ -273,13 +273,14 @@ def _check_connections(engine: Engine, workers: int, settings: Settings) -> None
     from chatpulse.store.db import connection_limits
 
     listener = 1 if settings.stream_listen else 0
-    per_worker = settings.pool_size + settings.pool_overflow + listener
+    probe = 1  # store/versions.VersionProbe
+    per_worker = settings.pool_size + settings.pool_overflow + listener + probe
     need = workers * per_worker
     limits = connection_limits(engine)
     what = (
         f"--workers {workers} may open {need} database connections "
         f"({workers} × ({settings.pool_size} pool + {settings.pool_overflow} overflow"
-        f" + {listener} listener))"
+        f" + {listener} listener + {probe} probe))"
     )
     remedy = "lower --workers, CHATPULSE_POOL_SIZE or CHATPULSE_POOL_OVERFLOW"
     if need > limits.usable:

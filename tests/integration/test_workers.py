@@ -283,8 +283,9 @@ def test_serve_refuses_more_connections_than_postgresql_allows(
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr == (
-        f"chatpulse: --workers 2 may open {2 * (pool + 1)} database connections "
-        f"(2 × ({pool} pool + 0 overflow + 1 listener)), but the server allows {allowed} "
+        f"chatpulse: --workers 2 may open {2 * (pool + 2)} database connections "
+        f"(2 × ({pool} pool + 0 overflow + 1 listener + 1 probe)), but the server allows "
+        f"{allowed} "
         f"(max_connections {most} − {reserved} reserved): lower --workers, CHATPULSE_POOL_SIZE "
         "or CHATPULSE_POOL_OVERFLOW\n"
     )

@@ -39,7 +39,7 @@ from chatpulse.domain.errors import ChatPulseError
 from chatpulse.settings import Settings
 from chatpulse.store.db import make_engine
 from chatpulse.store.sites import TokenCache
-from chatpulse.store.versions import SiteVersions
+from chatpulse.store.versions import SiteVersions, VersionProbe
 
 DESCRIPTION = """ChatPulse keeps the live state of a live-chat operation and answers the four
 questions of the Comm100 Live Chat Real Time API (Agents, Queue, Today, RightNow).
@@ -53,7 +53,11 @@ with the same answers."""
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """While serving: on PostgreSQL, the stream hub hears other processes' ingests (LISTEN)."""
     async with listening(app.state.stream_hub), limits.streams_end_on_shutdown(app):
-        yield
+        try:
+            yield
+        finally:
+            if app.state.probe is not None:
+                await app.state.probe.close()
 
 
 def create_app(
@@ -75,16 +79,14 @@ def create_app(
         redirect_slashes=False,
     )
     app.state.settings = settings
-    import sys
-
-    sys.setswitchinterval(float(__import__("os").environ.get("SWI", "0.005")))
-    __import__("gc").disable() if __import__("os").environ.get("NOGC") else None
     app.state.engine = engine or make_engine(
         settings.database_url, settings.pool_size, settings.pool_overflow
     )
     app.state.clock = clock or SystemClock()
     app.state.tokens = TokenCache(app.state.engine, settings.token_cache_s)
     app.state.versions = SiteVersions(app.state.engine)
+    postgres = app.state.engine.dialect.name == "postgresql"
+    app.state.probe = VersionProbe(app.state.engine) if postgres else None
     listeners: list[Callable[[int, int, frozenset[str] | None], None]] = []
     app.state.listeners = listeners
 

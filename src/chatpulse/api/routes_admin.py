@@ -17,7 +17,7 @@ from chatpulse.domain.timeutil import format_instant
 from chatpulse.domain.window import load_zone
 from chatpulse.store import sites
 from chatpulse.store.sites import ALL_SCOPES, DEFAULT_SCOPES, TokenInfo
-from chatpulse.store.versions import QueriedVersions
+from chatpulse.store.versions import query_versions, versions_now
 
 router = APIRouter(prefix="/api/v3", tags=["Site and tokens"], responses=problems(*AUTHENTICATED))
 Anyone = Annotated[Principal, Depends(require())]
@@ -31,10 +31,10 @@ def _site_doc(site: sites.Site) -> dict[str, Any]:
 @router.get("/site", response_model=SiteModel)
 async def get_site(request: Request, who: Anyone) -> Any:
     state = request.app.state
-    row = state.versions.read(who.site_id)  # SQLite: from memory while nothing was committed
-    if row is None:  # PostgreSQL: one autocommit statement in a worker thread
-        queried = await run_in_threadpool(QueriedVersions, state.engine, who.site_id, ())
-        row = queried.read(who.site_id)
+    versions = await versions_now(state.versions, state.probe, who.site_id, ())
+    if versions is None:  # one autocommit statement in a worker thread
+        versions = await run_in_threadpool(query_versions, state.engine, who.site_id, ())
+    row = versions.read(who.site_id)
     if row is None:
         raise NotFound("site")
     return Json(_site_doc(sites.Site(who.site_id, row.name, row.time_zone or "UTC")))

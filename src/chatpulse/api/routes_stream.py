@@ -24,7 +24,7 @@ HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 def install(app: FastAPI) -> StreamHub:
     """Give the app its stream hub and let ingest notifications reach it."""
     state = app.state
-    hub = StreamHub(state.engine, state.clock, state.settings, state.versions)
+    hub = StreamHub(state.engine, state.clock, state.settings, state.versions, state.probe)
     state.stream_hub = hub
     state.listeners.append(hub.notify)
     return hub

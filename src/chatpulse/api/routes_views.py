@@ -13,7 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from chatpulse.api.auth import Principal, require
 from chatpulse.api.openapi import AUTHENTICATED, problems
 from chatpulse.api.schemas import AgentsPage, QueueRow, RightNowModel, TodayModel
-from chatpulse.views.request import Answer, ViewQuery, answer, answer_after_one_query, cached_answer
+from chatpulse.store.versions import versions_now
+from chatpulse.views.request import Answer, ViewQuery, answer, cached_answer, version_keys
 
 log = logging.getLogger("chatpulse.views")
 
@@ -58,25 +59,23 @@ def _documented(*parameters: dict[str, Any]) -> dict[str, Any]:
 
 async def _respond(request: Request, who: Principal, view: str) -> Response:
     """From memory when the answer for the site's committed state is cached (no thread, no
-    transaction); otherwise computed in a worker thread and cached for everyone."""
+    transaction: `versions_now`); otherwise computed in a worker thread and cached for
+    everyone."""
     query = ViewQuery.parse(request.query_params)
     state = request.app.state
     now = state.clock.now()
     max_age = state.settings.view_max_age_ms * 1000
     site_id = who.site_id
     engine = state.engine
-    found: Answer | None
-    if state.versions.available:  # SQLite: the versions from memory, on the event loop
-        found, due = cached_answer(engine, state.versions, site_id, view, query, now, max_age)
-        if found is None:
-            found = await run_in_threadpool(answer, engine, site_id, view, query, now, max_age)
-    else:  # PostgreSQL: one statement for the versions, in a worker thread
-        found, due = await run_in_threadpool(
-            answer_after_one_query, engine, site_id, view, query, now, max_age
-        )
+    found: Answer | None = None
+    due = False
+    versions = await versions_now(state.versions, state.probe, site_id, version_keys(query))
+    if versions is not None:
+        found, due = cached_answer(engine, versions, site_id, view, query, now, max_age)
+    if found is None:
+        found = await run_in_threadpool(answer, engine, site_id, view, query, now, max_age)
     if due:
         _refresh_later(engine, site_id, view, query, now, max_age)
-    assert found is not None
     return Response(found.body, media_type="application/json")
 
 

@@ -32,8 +32,15 @@ from chatpulse.store import sites
 from chatpulse.store import tables as t
 from chatpulse.store.notify import IngestListener
 from chatpulse.store.tables import INVITATIONS_KEY, VISITORS_KEY
-from chatpulse.store.versions import SiteVersions
-from chatpulse.views.request import TIME_DEPENDENT, Answer, ViewQuery, answer, cached_answer
+from chatpulse.store.versions import SiteVersions, VersionProbe, versions_now
+from chatpulse.views.request import (
+    TIME_DEPENDENT,
+    Answer,
+    ViewQuery,
+    answer,
+    cached_answer,
+    version_keys,
+)
 
 log = logging.getLogger("chatpulse.stream")
 
@@ -78,10 +85,16 @@ class StreamHub:
     """Who listens to which site. Lives on the event loop; `notify` may come from any thread."""
 
     def __init__(
-        self, engine: Engine, clock: Clock, settings: Settings, versions: SiteVersions | None = None
+        self,
+        engine: Engine,
+        clock: Clock,
+        settings: Settings,
+        versions: SiteVersions | None = None,
+        probe: VersionProbe | None = None,
     ) -> None:
         self.engine = engine
         self.versions = versions or SiteVersions(engine)
+        self.probe = probe
         self.clock = clock
         self.settings = settings
         self._sites: dict[int, set[Subscriber]] = {}
@@ -260,7 +273,10 @@ class StreamHub:
         ):
             return await asyncio.shield(shared.task)
         max_age = self.settings.view_max_age_ms * 1000
-        found, _ = cached_answer(self.engine, self.versions, site_id, view, query, now, max_age)
+        found: Answer | None = None
+        source = await versions_now(self.versions, self.probe, site_id, version_keys(query))
+        if source is not None:
+            found, _ = cached_answer(self.engine, source, site_id, view, query, now, max_age)
         loop = asyncio.get_running_loop()
         if found is not None:  # from memory: every GET and stream of the process shares it
             done: asyncio.Future[Answer] = loop.create_future()
@@ -268,6 +284,7 @@ class StreamHub:
             if site_id in self._sites:
                 self._shared[key] = _Shared(version, now, done)
             return found
+        shared = self._shared.get(key)  # the probe may have let another stream start one
         if (
             shared is None
             or shared.version != version

@@ -254,7 +254,8 @@ class IngestTransaction:
                 .where(t.sites.c.id == site)
                 .values(last_sequence=seq, departments_upto=seq)
             )
-            announce(conn, site, seq)  # PostgreSQL: other processes hear of it on commit
+            # PostgreSQL: other processes hear of it on commit
+            announce(conn, site, seq, self.changed_departments)
             self.last_sequence = seq
         conn.commit()
         return self.last_sequence

@@ -1,7 +1,9 @@
 """PostgreSQL LISTEN/NOTIFY for ingests: announce in the ingest transaction, listen per process.
 
-Ingest queues `NOTIFY chatpulse_ingest, '<site_id>:<last_sequence>'` inside its transaction, so
-PostgreSQL delivers it exactly when the batch commits (and never for a batch rolled back). Every
+Ingest queues `NOTIFY chatpulse_ingest_departments, '<site_id>:<last_sequence>:<departments>'`
+(and the same without departments on `chatpulse_ingest`, for workers of an older release) inside
+its transaction, so PostgreSQL delivers it exactly when the batch commits (and never for a batch
+rolled back). Every
 serving process keeps one LISTEN connection (`IngestListener`) and hands each notification to the
 stream hub, which is how a stream on one worker hears of an ingest on another within
 milliseconds. A listener whose connection drops reconnects by itself and then asks for a resync,
@@ -20,7 +22,13 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import Connection, Engine, func, select
 
-CHANNEL = "chatpulse_ingest"
+CHANNEL = "chatpulse_ingest"  # '<site_id>:<sequence>': what releases before 0003's read
+# '<site_id>:<sequence>:<department keys, comma-separated>' or '…:*' (any department): a stream
+# of another department is not woken (api/stream.py). Both are sent in one statement; a
+# listener hears both and the second of one ingest is a no-op (its sequence is known by then).
+# The first can go once no worker of an older release runs (docs/operations.md).
+DEPARTMENTS_CHANNEL = "chatpulse_ingest_departments"
+PAYLOAD_MAX = 7900  # PostgreSQL refuses payloads of 8,000 bytes or more
 APPLICATION_NAME = "chatpulse-listen-{pid}"  # pg_stat_activity tells whose listener it is
 log = logging.getLogger("chatpulse.notify")
 
@@ -40,18 +48,33 @@ KEEPALIVE = {
 }
 
 
-def announce(conn: Connection, site_id: int, sequence: int) -> None:
-    """PostgreSQL: queue the ingest notification; it is delivered when `conn` commits."""
+def announce(
+    conn: Connection, site_id: int, sequence: int, departments: frozenset[str] | None = None
+) -> None:
+    """PostgreSQL: queue the ingest notification; it is delivered when `conn` commits.
+    `departments`: the keys whose views the ingest may have changed (None: any)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_notify(CHANNEL, f"{site_id}:{sequence}")))
+        keys = "*" if departments is None else ",".join(sorted(departments))
+        detailed = f"{site_id}:{sequence}:{keys}"
+        if len(detailed) > PAYLOAD_MAX:
+            detailed = f"{site_id}:{sequence}:*"
+        conn.execute(
+            select(
+                func.pg_notify(DEPARTMENTS_CHANNEL, detailed),
+                func.pg_notify(CHANNEL, f"{site_id}:{sequence}"),
+            )
+        )
 
 
-def parse_payload(payload: str) -> tuple[int, int] | None:
-    """`(site_id, sequence)` of a notification's payload; None for anything else."""
-    site, sep, sequence = payload.partition(":")
+def parse_payload(payload: str) -> tuple[int, int, frozenset[str] | None] | None:
+    """`(site_id, sequence, departments or None: any)` of a notification's payload (either
+    channel); None for anything else."""
+    site, sep, rest = payload.partition(":")
+    sequence, _, keys = rest.partition(":")
     if not sep or not site.isdigit() or not sequence.isdigit():
         return None
-    return int(site), int(sequence)
+    departments = None if keys in ("", "*") else frozenset(keys.split(","))
+    return int(site), int(sequence), departments
 
 
 def connect_args(engine: Engine) -> dict[str, Any]:
@@ -63,13 +86,14 @@ def connect_args(engine: Engine) -> dict[str, Any]:
 
 
 class IngestListener:
-    """One LISTEN connection: `on_ingest(site_id, sequence)` per notification, `on_connect()`
-    after every (re)connection, `connected` while it listens. Runs until cancelled."""
+    """One LISTEN connection: `on_ingest(site_id, sequence, departments)` per notification,
+    `on_connect()` after every (re)connection, `connected` while it listens. Runs until
+    cancelled."""
 
     def __init__(
         self,
         engine: Engine,
-        on_ingest: Callable[[int, int], None],
+        on_ingest: Callable[[int, int, frozenset[str] | None], None],
         on_connect: Callable[[], Awaitable[None]],
     ) -> None:
         self._kwargs = connect_args(engine)
@@ -99,7 +123,8 @@ class IngestListener:
     async def _listen(self) -> None:
         conn = await psycopg.AsyncConnection.connect(**self._kwargs)
         async with conn:
-            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
+            for channel in (DEPARTMENTS_CHANNEL, CHANNEL):
+                await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
             self.connected = True
             self.connections += 1
             log.info("listener: listening on %s", CHANNEL)

@@ -12,11 +12,15 @@ The calls take microseconds: they run on the event loop. PostgreSQL has no such 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import os
 import sqlite3
 import threading
 import urllib.parse
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
@@ -130,28 +134,91 @@ class SiteVersions:
             self._close()
 
 
-class QueriedVersions:
-    """The site's row and the department versions a view needs, read by one autocommit
-    statement (one round trip; one statement sees one snapshot): PostgreSQL's way to a cached
-    answer, in a worker thread, without a transaction around it."""
+def query_versions(engine: Engine, site_id: int, keys: tuple[str, ...]) -> Probed:
+    """The same read as `VersionProbe.probe`, through the engine, blocking (a worker thread):
+    PostgreSQL's way when the probe's connection cannot be had."""
+    from sqlalchemy import text
 
-    def __init__(self, engine: Engine, site_id: int, keys: tuple[str, ...]) -> None:
-        from sqlalchemy import select
+    names = [f"p{i}" for i in range(2 * len(keys) + 1)]
+    statement = text(_probe_sql(len(keys)) % tuple(":" + name for name in names))
+    values = dict(zip(names, (*_pairs(site_id, keys), site_id), strict=True))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        row = conn.execute(statement, values).first()
+    return Probed(row, keys)
 
-        from chatpulse.store import tables as t
 
-        s, d = t.sites.c, t.department_versions.c
-        columns = [
-            select(d.sequence)
-            .where(d.site_id == site_id, d.department_key == key)
-            .scalar_subquery()
-            for key in keys
-        ]
-        statement = select(
-            s.last_sequence, s.config_version, s.time_zone, s.name, s.departments_upto, *columns
-        ).where(s.id == site_id)
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            row = conn.execute(statement).first()
+PROBE_NAME = "chatpulse-probe-{pid}"  # in pg_stat_activity
+
+
+class VersionProbe:
+    """PostgreSQL: the site's row and a view's department versions read on the event loop by
+    one statement on one autocommit connection of this process (no worker thread, no pool, no
+    transaction; a statement sees one snapshot, taken after the request arrived, so an answer
+    cached for those versions reflects every event acknowledged before: read your writes,
+    whichever process took the ingest). Requests take turns on the connection; a connection
+    that fails is dropped and the next probe opens another. `probe` answers None when the
+    database cannot be reached this way: the caller then asks in a worker thread."""
+
+    def __init__(self, engine: Engine) -> None:
+        from chatpulse.store.notify import connect_args
+
+        name = PROBE_NAME.format(pid=os.getpid())
+        self._kwargs = {**connect_args(engine), "application_name": name}
+        self._conn: Any = None
+        self._lock: asyncio.Lock | None = None
+
+    async def probe(self, site_id: int, keys: tuple[str, ...]) -> Probed | None:
+        import psycopg
+
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = await psycopg.AsyncConnection.connect(**self._kwargs)
+                cursor = await self._conn.execute(
+                    _probe_sql(len(keys)), (*_pairs(site_id, keys), site_id)
+                )
+                row = await cursor.fetchone()
+            except (psycopg.Error, OSError):
+                await self._drop()
+                return None
+        return Probed(row, keys)
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def close(self) -> None:
+        if self._lock is None:
+            await self._drop()
+            return
+        async with self._lock:
+            await self._drop()
+
+
+def _pairs(site_id: int, keys: tuple[str, ...]) -> list[Any]:
+    return [value for key in keys for value in (site_id, key)]
+
+
+@functools.cache
+def _probe_sql(departments: int) -> str:
+    columns = "".join(
+        ", (SELECT sequence FROM department_versions WHERE site_id = %s AND department_key = %s)"
+        for _ in range(departments)
+    )
+    return (
+        "SELECT last_sequence, config_version, time_zone, name, departments_upto"
+        f"{columns} FROM sites WHERE id = %s"
+    )
+
+
+class Probed:
+    """What one probe read: a VersionSource (views/request.py) for one site."""
+
+    def __init__(self, row: Any, keys: tuple[str, ...]) -> None:
         self._row: SiteRow | None = None
         self._departments: dict[str, int] = {}
         if row is not None:
@@ -163,3 +230,24 @@ class QueriedVersions:
 
     def department(self, site_id: int, key: str) -> int | None:
         return self._departments.get(key)
+
+
+class VersionSource(Protocol):
+    """A site's committed versions as of one moment after the request arrived."""
+
+    def read(self, site_id: int) -> SiteRow | None: ...
+
+    def department(self, site_id: int, key: str) -> int | None: ...
+
+
+async def versions_now(
+    versions: SiteVersions, probe: VersionProbe | None, site_id: int, keys: tuple[str, ...]
+) -> VersionSource | None:
+    """The site's versions without a worker thread: SQLite from memory (`versions`),
+    PostgreSQL by one statement on the event loop (`probe`); None when neither can answer (the
+    caller asks the database in a worker thread)."""
+    if versions.available:
+        return versions
+    if probe is None:
+        return None
+    return await probe.probe(site_id, keys)

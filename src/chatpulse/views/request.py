@@ -9,7 +9,7 @@ import threading
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine
@@ -20,7 +20,7 @@ from chatpulse.domain.window import Window, resolve_window
 from chatpulse.store import reads
 from chatpulse.store.db import read_connection
 from chatpulse.store.tables import INVITATIONS_KEY, VISITORS_KEY
-from chatpulse.store.versions import QueriedVersions, SiteRow
+from chatpulse.store.versions import SiteRow, VersionSource
 from chatpulse.views.agents import agents_page
 from chatpulse.views.common import check_department
 from chatpulse.views.queue import queue
@@ -243,26 +243,12 @@ def _max_age(view: str, max_age_us: int) -> int | None:
     return max_age_us if view in TIME_DEPENDENT else None
 
 
-class VersionSource(Protocol):
-    def read(self, site_id: int) -> SiteRow | None: ...
-
-    def department(self, site_id: int, key: str) -> int | None: ...
-
-
-def answer_after_one_query(
-    engine: Engine, site_id: int, view: str, query: ViewQuery, now: int, max_age_us: int = 0
-) -> tuple[Answer, bool]:
-    """Blocking (a worker thread), where versions cannot be known without the database
-    (PostgreSQL): one statement for the versions, then the cached answer; else `answer`."""
+def version_keys(query: ViewQuery) -> tuple[str, ...]:
+    """The department keys a view's versions may need (`versions_of`), for a probe that reads
+    them all at once (store/versions.VersionProbe)."""
     keys: tuple[str, ...] = (VISITORS_KEY, INVITATIONS_KEY)
     department = normalize_uuid(query.department_id.strip()) if query.department_id else None
-    if department is not None:
-        keys = (department, *keys)
-    versions = QueriedVersions(engine, site_id, keys)
-    found, due = cached_answer(engine, versions, site_id, view, query, now, max_age_us)
-    if found is not None:
-        return found, due
-    return answer(engine, site_id, view, query, now, max_age_us), False
+    return keys if department is None else (department, *keys)
 
 
 def _with_window(version: tuple[int, ...], window: Window | None) -> tuple[int, ...]:

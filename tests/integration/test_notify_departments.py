@@ -1,0 +1,77 @@
+"""PostgreSQL: another process's ingest reaches this process's stream hub by NOTIFY with the
+departments it changed, so that streams of other departments stay asleep (api/stream.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from chatpulse.api.stream import StreamHub, Subscriber, listening
+from chatpulse.clock import FixedClock
+from chatpulse.ingest import ingest
+from chatpulse.settings import Settings
+from chatpulse.store import config, sites
+from chatpulse.store.db import make_engine
+from tests.support import T_MICROS, ev, uid
+
+
+@pytest.fixture
+def pg_engine(postgres_url: str) -> Iterator[Engine]:
+    engine = make_engine(postgres_url)
+    yield engine
+    engine.dispose()
+
+
+def chat_in(department: int, n: int) -> dict[str, object]:
+    return ev(
+        "chat.requested",
+        -10,
+        chatId=uid("chat", n),
+        visitorId=uid("visitor", n),
+        departmentId=uid("dept", department),
+    )
+
+
+async def woken(subscriber: Subscriber, changes: int) -> None:
+    while subscriber.changes < changes:
+        await asyncio.wait_for(subscriber.wake.wait(), 20)
+        subscriber.wake.clear()
+
+
+def test_an_ingest_elsewhere_wakes_only_the_streams_of_its_departments(
+    pg_engine: Engine, postgres_url: str
+) -> None:
+    site = sites.create_site(pg_engine, "Notified", "UTC", T_MICROS)
+    for n in (1, 2):
+        doc = {"id": uid("dept", n), "name": f"Team {n}", "isAvailableInLiveChat": True}
+        config.insert_department(pg_engine, site.id, {**doc, "isDeleted": False})
+    other = make_engine(postgres_url)  # another process's ingest: heard by NOTIFY only
+
+    async def run() -> list[int]:
+        settings = Settings(database_url=postgres_url, stream_poll_interval_ms=0)
+        hub = StreamHub(pg_engine, FixedClock(T_MICROS), settings)
+        streams = [
+            hub.subscribe(site.id, department=uid("dept", 1)),
+            hub.subscribe(site.id, department=uid("dept", 2)),
+            hub.subscribe(site.id),  # the whole site
+        ]
+        async with listening(hub):
+            # The first ingest is heard by its notification or by the listener's first resync
+            # (which wakes every stream): either way, once heard, what follows is by NOTIFY.
+            await asyncio.to_thread(ingest, other, site.id, [chat_in(1, 1)], T_MICROS)
+            await woken(streams[2], 1)
+            before = [stream.changes for stream in streams]
+            for n, department in ((2, 2), (3, 1)):
+                await asyncio.to_thread(ingest, other, site.id, [chat_in(department, n)], T_MICROS)
+            # Notifications arrive in commit order: once the third is heard, the second was.
+            await woken(streams[0], before[0] + 1)
+            await woken(streams[2], before[2] + 2)
+        return [stream.changes - was for stream, was in zip(streams, before, strict=True)]
+
+    try:
+        assert asyncio.run(asyncio.wait_for(run(), 60)) == [1, 1, 2]
+    finally:
+        other.dispose()
