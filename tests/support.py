@@ -17,6 +17,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from chatpulse.api.app import create_app
+from chatpulse.api.limits import server_options
 from chatpulse.clock import FixedClock
 from chatpulse.settings import Settings
 from chatpulse.store import sites
@@ -97,7 +98,14 @@ def running_server(engine: Engine, clock: FixedClock) -> Iterator[Server]:
     settings = Settings(database_url=str(engine.url), log_requests=False)
     app = create_app(settings, engine, clock)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        **server_options(settings),  # the protocol and event loop `chatpulse serve` runs
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

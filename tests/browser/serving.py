@@ -11,6 +11,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from chatpulse.api.app import create_app
+from chatpulse.api.limits import server_options
 from chatpulse.clock import FixedClock
 from chatpulse.settings import Settings
 from tests.support import Server
@@ -27,7 +28,7 @@ def serve_on(engine: Engine, clock: FixedClock, port: int) -> Iterator[Server]:
         port=port,
         log_level="warning",
         lifespan="on",
-        timeout_graceful_shutdown=1,
+        **{**server_options(settings), "timeout_graceful_shutdown": 1},
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -316,12 +316,28 @@ def test_serve_refuses_request_heads_over_the_header_limit(
             problem(431, "Request Header Fields Too Large", detail, "headers"),
         )
         assert over.headers["connection"] == "close"
-        # A head that is still incomplete past the limit: h11 (uvicorn) stops buffering it and
-        # answers before the app sees anything: plain text, connection closed.
+        # A head that is still incomplete past the limit: the server stops buffering it and
+        # answers before the app sees anything (api/http_protocol.py), connection closed.
         unfinished = b"GET /healthz HTTP/1.1\r\nHost: test\r\nX-Padding: " + b"p" * 5000
         status, headers, body = split_response(raw_exchange(proc.url, unfinished, b""))
-        assert (status, body) == ("HTTP/1.1 400 Bad Request", b"Invalid HTTP request received.")
+        assert status == "HTTP/1.1 431 Request Header Fields Too Large"
+        assert headers["content-type"] == "application/problem+json"
         assert headers["connection"] == "close"
+        too_large = problem(431, "Request Header Fields Too Large", detail, "headers")
+        assert httpx.Response(431, content=body).json() == too_large
+        # What the HTTP parser refuses gets problem details too, and the connection closed.
+        for head, why, field in (
+            (b"BREW /healthz HTTP/1.1\r\nHost: test\r\n\r\n", "unknown HTTP method", "method"),
+            (
+                b"GET /healthz HTTP/1.1\r\nHo st: test\r\n\r\n",
+                "malformed HTTP request: Invalid header token",
+                "request",
+            ),
+        ):
+            status, headers, body = split_response(raw_exchange(proc.url, head, b""))
+            assert (status, headers["connection"]) == ("HTTP/1.1 400 Bad Request", "close")
+            refused = problem(400, "Bad Request", why, field)
+            assert httpx.Response(400, content=body).json() == refused
     finally:
         proc.stop()
 

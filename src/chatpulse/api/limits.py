@@ -321,10 +321,15 @@ def install(app: FastAPI, settings: Settings) -> Limits:
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn's share of the limits: how much of a request head h11 buffers while it is still
-    incomplete (400 and the connection closed beyond it; complete heads are checked by
-    RequestLimits, 431) and how long graceful shutdown waits for in-flight requests."""
+    """uvicorn's options: its C parts (httptools' parser, uvloop's event loop; api/
+    http_protocol.py), how much of a request head it buffers while it is still incomplete (400
+    and the connection closed beyond it; complete heads are checked by RequestLimits, 431) and
+    how long graceful shutdown waits for in-flight requests."""
+    from chatpulse.api.http_protocol import LimitedHttpTools
+
     return {
+        "http": LimitedHttpTools,
+        "loop": "uvloop",
         "h11_max_incomplete_event_size": (
             settings.max_header_bytes if settings.max_header_bytes > 0 else None
         ),

@@ -20,12 +20,7 @@ PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = 5
 
 
-def problem(
-    status: int,
-    detail: str,
-    errors: list[FieldError] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
+def problem_body(status: int, detail: str, errors: list[FieldError] | None = None) -> bytes:
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
@@ -33,10 +28,20 @@ def problem(
         "detail": detail,
         "errors": [e.as_json() for e in errors or []],
     }
+    return orjson.dumps(body)
+
+
+def problem(
+    status: int,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     all_headers = dict(headers or {})
     if status == 401:
         all_headers.setdefault("WWW-Authenticate", 'Bearer realm="chatpulse"')
-    return Response(orjson.dumps(body), status, all_headers, media_type=PROBLEM_JSON)
+    body = problem_body(status, detail, errors)
+    return Response(body, status, all_headers, media_type=PROBLEM_JSON)
 
 
 async def on_chatpulse_error(_request: Request, exc: Exception) -> Response:
