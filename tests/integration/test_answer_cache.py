@@ -7,19 +7,22 @@ a write by another process — is seen by the very next request.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import Engine, text
 
 from chatpulse.clock import FixedClock
 from chatpulse.ingest import ingest
+from chatpulse.store import sites
 from chatpulse.store.db import make_engine
 from chatpulse.store.prune import prune
-from chatpulse.store.versions import PROBE_NAME
+from chatpulse.store.versions import PROBE_NAME, VersionProbe
 from chatpulse.views.request import ViewQuery, answer
 from tests.integration.test_views_match_reference import NOWS, World, iso, make_log, micros
 from tests.support import (
@@ -230,3 +233,42 @@ def test_todays_answer_is_never_yesterdays_after_midnight(
     assert site.get(TODAY)["totalChats"] == 1
     clock.advance(700 * MS)  # 00:00:00.2 the next day: 0.7 s later, but another day
     assert site.get(TODAY)["totalChats"] == 0
+
+
+def visitor_arrived(n: int) -> dict[str, object]:
+    return ev("visitor.arrived", -5, visitorId=uid("visitor", n))
+
+
+def test_probes_asked_together_share_one_round_trip_and_later_ones_see_later_writes(
+    postgres_url: str,
+) -> None:
+    engine = make_engine(postgres_url)
+    try:
+        site = sites.create_site(engine, "Probed", "UTC", T_MICROS)
+        key = uid("dept", 1)
+
+        async def run() -> list[tuple[int, int | None]]:
+            probe = VersionProbe(engine)
+            try:
+                asked = [probe.probe(site.id, (key,) if n % 2 else ()) for n in range(10)]
+                together = await asyncio.gather(*asked)
+                assert probe.round_trips == 1  # ten requests, one statement
+                stored = await asyncio.to_thread(
+                    ingest, engine, site.id, [visitor_arrived(1)], T_MICROS
+                )
+                later = await probe.probe(site.id, (key,))
+                assert probe.round_trips == 2
+                found = [*together, later]
+                return [
+                    (row.last_sequence, p.department(site.id, key))
+                    for p in found
+                    if p is not None and (row := p.read(site.id)) is not None
+                ] + [(stored.last_sequence, None)]
+            finally:
+                await probe.close()
+
+        with ThreadPoolExecutor(1) as pool:  # a loop of its own, whatever the test thread runs
+            seen = pool.submit(asyncio.run, run()).result()
+        assert seen == [(0, 0)] * 10 + [(1, 0), (1, None)]
+    finally:
+        engine.dispose()

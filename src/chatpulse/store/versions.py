@@ -155,9 +155,14 @@ class VersionProbe:
     one statement on one autocommit connection of this process (no worker thread, no pool, no
     transaction; a statement sees one snapshot, taken after the request arrived, so an answer
     cached for those versions reflects every event acknowledged before: read your writes,
-    whichever process took the ingest). Requests take turns on the connection; a connection
-    that fails is dropped and the next probe opens another. `probe` answers None when the
-    database cannot be reached this way: the caller then asks in a worker thread."""
+    whichever process took the ingest). A connection that fails is dropped and the next probe
+    opens another. `probe` answers None when the database cannot be reached this way: the
+    caller then asks in a worker thread.
+
+    Rounds: the requests of one site that ask while a probe is on the wire wait for the next
+    one, which reads the versions for all of them (the union of their department keys): it
+    starts after each of them arrived, so every one still reads its own writes, and a hundred
+    wallboards woken by one event cost one round trip, not a hundred."""
 
     def __init__(self, engine: Engine) -> None:
         from chatpulse.store.notify import connect_args
@@ -166,24 +171,45 @@ class VersionProbe:
         self._kwargs = {**connect_args(engine), "application_name": name}
         self._conn: Any = None
         self._lock: asyncio.Lock | None = None
+        # site → the round not started yet: (the keys asked, its answer)
+        self._next: dict[int, tuple[set[str], asyncio.Future[Probed | None]]] = {}
+        self.round_trips = 0  # for tests and diagnostics
 
     async def probe(self, site_id: int, keys: tuple[str, ...]) -> Probed | None:
+        waiting = self._next.get(site_id)
+        if waiting is None:
+            future: asyncio.Future[Probed | None] = asyncio.get_running_loop().create_future()
+            waiting = self._next[site_id] = (set(keys), future)
+            task = asyncio.ensure_future(self._round(site_id))
+            task.add_done_callback(_consume)
+        else:
+            waiting[0].update(keys)
+        return await asyncio.shield(waiting[1])
+
+    async def _round(self, site_id: int) -> None:
         import psycopg
 
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
+            asked, future = self._next.pop(site_id)  # later arrivals form the next round
+            keys = tuple(sorted(asked))
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn = await psycopg.AsyncConnection.connect(**self._kwargs)
+                self.round_trips += 1
                 cursor = await self._conn.execute(
                     _probe_sql(len(keys)), (*_pairs(site_id, keys), site_id)
                 )
                 row = await cursor.fetchone()
             except (psycopg.Error, OSError):
                 await self._drop()
-                return None
-        return Probed(row, keys)
+                future.set_result(None)
+                return
+            except BaseException:  # cancelled at shutdown, …: nobody waits forever
+                future.cancel()
+                raise
+            future.set_result(Probed(row, keys))
 
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None
@@ -197,6 +223,11 @@ class VersionProbe:
             return
         async with self._lock:
             await self._drop()
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: its waiters got it
 
 
 def _pairs(site_id: int, keys: tuple[str, ...]) -> list[Any]:
