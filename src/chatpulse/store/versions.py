@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import os
 import sqlite3
 import threading
@@ -147,6 +148,7 @@ def query_versions(engine: Engine, site_id: int, keys: tuple[str, ...]) -> Probe
     return Probed(row, keys)
 
 
+log = logging.getLogger("chatpulse.versions")
 PROBE_NAME = "chatpulse-probe-{pid}"  # in pg_stat_activity
 
 
@@ -202,7 +204,9 @@ class VersionProbe:
                     _probe_sql(len(keys)), (*_pairs(site_id, keys), site_id)
                 )
                 row = await cursor.fetchone()
-            except (psycopg.Error, OSError):
+            except Exception as err:  # the callers ask in a worker thread instead
+                if not isinstance(err, psycopg.Error | OSError):
+                    log.exception("version probe failed")
                 await self._drop()
                 future.set_result(None)
                 return
