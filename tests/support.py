@@ -86,6 +86,7 @@ class Server:
     base_url: str
     engine: Engine
     clock: FixedClock
+    app: Any = None  # the FastAPI app it serves (its state, for white-box checks)
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -115,7 +116,7 @@ def running_server(engine: Engine, clock: FixedClock) -> Iterator[Server]:
             raise RuntimeError("test server did not start")
         time.sleep(0.01)  # polling a flag the server sets, not standing in for synchronisation
     try:
-        yield Server(f"http://127.0.0.1:{port}", engine, clock)
+        yield Server(f"http://127.0.0.1:{port}", engine, clock, app)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -59,9 +59,11 @@ def test_an_ingest_elsewhere_wakes_only_the_streams_of_its_departments(
             hub.subscribe(site.id, department=uid("dept", 2)),
             hub.subscribe(site.id),  # the whole site
         ]
+        hub.seen(site.id, 0)  # as a stream's first snapshot does: nothing stored yet
         async with listening(hub):
             # The first ingest is heard by its notification or by the listener's first resync
-            # (which wakes every stream): either way, once heard, what follows is by NOTIFY.
+            # (which wakes every stream if it reads sequence 1): either way once, and once
+            # heard, what follows is by NOTIFY.
             await asyncio.to_thread(ingest, other, site.id, [chat_in(1, 1)], T_MICROS)
             await woken(streams[2], 1)
             before = [stream.changes for stream in streams]

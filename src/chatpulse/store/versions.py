@@ -188,6 +188,12 @@ class VersionProbe:
             waiting[0].update(keys)
         return await asyncio.shield(waiting[1])
 
+    @property
+    def backend_pid(self) -> int | None:
+        """The PostgreSQL backend of the current connection (None: none open)."""
+        conn = self._conn
+        return None if conn is None or conn.closed else int(conn.info.backend_pid)
+
     async def _round(self, site_id: int) -> None:
         import psycopg
 
