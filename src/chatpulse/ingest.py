@@ -198,9 +198,13 @@ class _Committer:
                 size += len(job.raw_events)
         engine = self._engine()
         assert engine is not None
+        together = 0
         try:
             together = _commit_group(engine, site_id, group)
         finally:
+            for job in group:  # only if the commit itself was interrupted: nobody waits forever
+                if job.result is None and job.error is None:
+                    job.error = RuntimeError("ingest interrupted before its commit")
             with site.lock:
                 site.together += together
                 heir = site.queue[0] if site.queue else None
@@ -219,9 +223,7 @@ def _commit_group(engine: Engine, site_id: int, group: list[_Job]) -> int:
     if len(group) > 1:
         try:
             results = _together(engine, site_id, group)
-        except _Fallback:
-            pass
-        except Exception:  # e.g. the database was busy: each batch gets its own answer
+        except Exception:  # _Fallback, or e.g. the database was busy: each batch alone
             pass
         else:
             for job, result in zip(group, results, strict=True):

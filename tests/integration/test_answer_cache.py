@@ -149,6 +149,28 @@ def test_a_lost_probe_connection_costs_no_answer_and_is_replaced(
     assert probe.backend_pid not in (None, first)
 
 
+def test_with_a_max_age_of_zero_time_dependent_views_cost_no_probe(
+    postgres_url: str, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATPULSE_VIEW_MAX_AGE_MS", "0")
+    engine = make_engine(postgres_url)
+    try:
+        with running_server(engine, clock) as srv:
+            site = new_site(srv)
+            probe: VersionProbe = srv.app.state.probe
+            site.department(1, "Sales")
+            site.ok_events(request(site, 1, -10))
+            assert waits(site) == [10]
+            site.get(TODAY)
+            assert probe.round_trips == 0  # computed at the request's instant: nothing to look up
+            site.get(VIEWS + "RightNow")
+            site.get(VIEWS + "RightNow")
+            assert probe.round_trips == 2  # RightNow does not depend on the clock: cached
+            site.http.close()
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 def exact(engine: Engine, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     monkeypatch.setenv("CHATPULSE_VIEW_MAX_AGE_MS", "0")

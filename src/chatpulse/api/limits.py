@@ -322,9 +322,9 @@ def install(app: FastAPI, settings: Settings) -> Limits:
 
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's options: its C parts (httptools' parser, uvloop's event loop; api/
-    http_protocol.py), how much of a request head it buffers while it is still incomplete (400
-    and the connection closed beyond it; complete heads are checked by RequestLimits, 431) and
-    how long graceful shutdown waits for in-flight requests."""
+    http_protocol.py), how much of a request head it buffers while it is still incomplete (431
+    and the connection closed beyond it, by the protocol; complete heads are checked by
+    RequestLimits, 431 too) and how long graceful shutdown waits for in-flight requests."""
     from chatpulse.api.http_protocol import LimitedHttpTools
 
     return {

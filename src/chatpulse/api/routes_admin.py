@@ -32,9 +32,10 @@ def _site_doc(site: sites.Site) -> dict[str, Any]:
 async def get_site(request: Request, who: Anyone) -> Any:
     state = request.app.state
     versions = await versions_now(state.versions, state.probe, who.site_id, ())
-    if versions is None:  # one autocommit statement in a worker thread
-        versions = await run_in_threadpool(query_versions, state.engine, who.site_id, ())
-    row = versions.read(who.site_id)
+    row = versions.read(who.site_id) if versions is not None else None
+    if row is None:  # not from memory (SQLite busy, no probe): one statement in a worker thread
+        queried = await run_in_threadpool(query_versions, state.engine, who.site_id, ())
+        row = queried.read(who.site_id)
     if row is None:
         raise NotFound("site")
     return Json(_site_doc(sites.Site(who.site_id, row.name, row.time_zone or "UTC")))

@@ -14,7 +14,14 @@ from chatpulse.api.auth import Principal, require
 from chatpulse.api.openapi import AUTHENTICATED, problems
 from chatpulse.api.schemas import AgentsPage, QueueRow, RightNowModel, TodayModel
 from chatpulse.store.versions import versions_now
-from chatpulse.views.request import Answer, ViewQuery, answer, cached_answer, version_keys
+from chatpulse.views.request import (
+    Answer,
+    ViewQuery,
+    answer,
+    cacheable,
+    cached_answer,
+    version_keys,
+)
 
 log = logging.getLogger("chatpulse.views")
 
@@ -69,9 +76,10 @@ async def _respond(request: Request, who: Principal, view: str) -> Response:
     engine = state.engine
     found: Answer | None = None
     due = False
-    versions = await versions_now(state.versions, state.probe, site_id, version_keys(query))
-    if versions is not None:
-        found, due = cached_answer(engine, versions, site_id, view, query, now, max_age)
+    if cacheable(view, max_age):  # else nothing to look up: no probe
+        versions = await versions_now(state.versions, state.probe, site_id, version_keys(query))
+        if versions is not None:
+            found, due = cached_answer(engine, versions, site_id, view, query, now, max_age)
     if found is None:
         found = await run_in_threadpool(answer, engine, site_id, view, query, now, max_age)
     if due:

@@ -38,6 +38,7 @@ from chatpulse.views.request import (
     Answer,
     ViewQuery,
     answer,
+    cacheable,
     cached_answer,
     version_keys,
 )
@@ -274,9 +275,11 @@ class StreamHub:
             return await asyncio.shield(shared.task)
         max_age = self.settings.view_max_age_ms * 1000
         found: Answer | None = None
-        source = await versions_now(self.versions, self.probe, site_id, version_keys(query))
-        if source is not None:
-            found, _ = cached_answer(self.engine, source, site_id, view, query, now, max_age)
+        if cacheable(view, max_age):  # else nothing to look up: no probe
+            keys = version_keys(query)
+            source = await versions_now(self.versions, self.probe, site_id, keys)
+            if source is not None:
+                found, _ = cached_answer(self.engine, source, site_id, view, query, now, max_age)
         loop = asyncio.get_running_loop()
         if found is not None:  # from memory: every GET and stream of the process shares it
             done: asyncio.Future[Answer] = loop.create_future()

@@ -3,11 +3,10 @@
 Ingest queues `NOTIFY chatpulse_ingest_departments, '<site_id>:<last_sequence>:<departments>'`
 (and the same without departments on `chatpulse_ingest`, for workers of an older release) inside
 its transaction, so PostgreSQL delivers it exactly when the batch commits (and never for a batch
-rolled back). Every
-serving process keeps one LISTEN connection (`IngestListener`) and hands each notification to the
-stream hub, which is how a stream on one worker hears of an ingest on another within
-milliseconds. A listener whose connection drops reconnects by itself and then asks for a resync,
-since notifications sent while it was away are lost.
+rolled back). Every serving process keeps one LISTEN connection (`IngestListener`) and hands
+each notification to the stream hub, which is how a stream on one worker hears of an ingest on
+another within milliseconds. A listener whose connection drops reconnects by itself and then
+asks for a resync, since notifications sent while it was away are lost.
 """
 
 from __future__ import annotations

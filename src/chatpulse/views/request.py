@@ -243,6 +243,12 @@ def _max_age(view: str, max_age_us: int) -> int | None:
     return max_age_us if view in TIME_DEPENDENT else None
 
 
+def cacheable(view: str, max_age_us: int) -> bool:
+    """Whether a cached answer may serve this view at all (`CHATPULSE_VIEW_MAX_AGE_MS` 0: a
+    time-dependent view is computed at every request's instant)."""
+    return max_age_us > 0 or view not in TIME_DEPENDENT
+
+
 def version_keys(query: ViewQuery) -> tuple[str, ...]:
     """The department keys a view's versions may need (`versions_of`), for a probe that reads
     them all at once (store/versions.VersionProbe)."""
@@ -269,7 +275,7 @@ def cached_answer(
     """(the answer from memory, without a worker thread or a transaction, when the site's
     committed versions are known without one and the answer for them is usable now, else
     None; whether it is due for a recomputation in the background: `refresh`)."""
-    if view in TIME_DEPENDENT and max_age_us <= 0:
+    if not cacheable(view, max_age_us):
         return None, False
     row = versions.read(site_id)
     if row is None:
@@ -317,7 +323,7 @@ def answer(
             body = orjson.dumps(compute(conn, site_id, view, query, now, window))
             return Answer(row.last_sequence, body, version, now)
 
-        if view in TIME_DEPENDENT and max_age_us <= 0:
+        if not cacheable(view, max_age_us):
             return fresh()
         key = (site_id, view, query, version)
         cache = answer_cache(engine)
