@@ -118,12 +118,13 @@ def test_an_unexpected_error_is_logged_with_its_traceback_and_the_client_gets_a_
 ) -> None:
     _, token = tenant(engine)
     headers = {"Authorization": f"Bearer {token}"}
-    # A broken schema (the table RightNow reads, renamed): nothing a request can fix.
-    _rename(engine, "live_totals", "live_totals_moved")
+    # A broken schema (a table the live state of RightNow loads from, renamed): nothing a
+    # request can fix.
+    _rename(engine, "agent_states", "agent_states_moved")
     try:
         failed = httpx.get(proc.url + RIGHT_NOW, headers=headers)
     finally:
-        _rename(engine, "live_totals_moved", "live_totals")
+        _rename(engine, "agent_states_moved", "agent_states")
     assert failed.status_code == 500
     assert failed.headers["content-type"] == "application/problem+json"
     assert failed.json() == {
@@ -148,7 +149,7 @@ def test_an_unexpected_error_is_logged_with_its_traceback_and_the_client_gets_a_
     assert (error["method"], error["route"]) == ("GET", RIGHT_NOW)
     assert error["error"] in ("OperationalError", "ProgrammingError")
     assert error["traceback"].startswith("Traceback (most recent call last):")
-    assert "live_totals" in error["traceback"]
+    assert "agent_states" in error["traceback"]
     assert requests_logged(entries)[request_id]["status"] == 500
 
 

@@ -21,6 +21,7 @@ from chatpulse.domain.chat import (
     ChatRecord,
 )
 from chatpulse.domain.cohort import COHORT_FIELDS, MINUTE, ZERO, add, contribution
+from chatpulse.domain.live import WaitSums
 from chatpulse.domain.rollups import (
     BUSY,
     QUARTER,
@@ -468,25 +469,7 @@ def open_waits(conn: Connection, site_id: int, department_id: str | None = None)
     return list(conn.execute(query))
 
 
-@dataclass(slots=True)
-class EndedWaits:
-    """Waits that ended in the last 60 and 30 minutes: how many, their total length, and how
-    many of the last 30 minutes' ended abandoned or switched to messages."""
-
-    count_60: int = 0
-    total_60: int = 0
-    count_30: int = 0
-    total_30: int = 0
-    abandoned_30: int = 0
-    switched_30: int = 0
-
-    def add(self, other: EndedWaits) -> None:
-        self.count_60 += other.count_60
-        self.total_60 += other.total_60
-        self.count_30 += other.count_30
-        self.total_30 += other.total_30
-        self.abandoned_30 += other.abandoned_30
-        self.switched_30 += other.switched_30
+EndedWaits = WaitSums  # the Queue's sums of one route target (domain/live.py)
 
 
 def ended_wait_totals(

@@ -6,17 +6,25 @@ from sqlalchemy import Connection
 
 from chatpulse.domain.errors import BadParameter
 from chatpulse.domain.events import normalize_uuid
+from chatpulse.domain.live import LiveState
 from chatpulse.store import reads
 
 
-def check_department(conn: Connection, site_id: int, department_id: str | None) -> str | None:
-    """The department id in canonical form; 400 when unknown or deleted."""
+def check_department(
+    conn: Connection, site_id: int, department_id: str | None, live: LiveState | None = None
+) -> str | None:
+    """The department id in canonical form; 400 when unknown or deleted (known from the live
+    state's configuration when there is one)."""
     if department_id is None:
         return None
     canonical = normalize_uuid(department_id.strip())
     if canonical is None:
         raise BadParameter("departmentId", "must be a UUID")
-    state = reads.department_state(conn, site_id, canonical)
+    if live is not None:
+        found = live.config.departments.get(canonical)
+        state = None if found is None else not found.deleted
+    else:
+        state = reads.department_state(conn, site_id, canonical)
     if state is None:
         raise BadParameter("departmentId", f"unknown department {canonical}")
     if state is False:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
 
 from chatpulse.domain.arith import round_half_up
+from chatpulse.domain.live import LiveState, WaitSums
 from chatpulse.domain.statuses import ONLINE
 from chatpulse.domain.timeutil import MICROS
 from chatpulse.store import live_totals, reads
-from chatpulse.store.reads import EndedWaits
+from chatpulse.store.reads import AgentNow
 
 Target = tuple[str | None, str | None]  # (department, agent): a wait's route target
 
@@ -19,7 +21,7 @@ Target = tuple[str | None, str | None]  # (department, agent): a wait's route ta
 @dataclass(slots=True)
 class _Row:
     waiting: list[tuple[int, str, str | None]] = field(default_factory=list)
-    ended: EndedWaits = field(default_factory=EndedWaits)
+    ended: WaitSums = field(default_factory=WaitSums)
 
     @property
     def busy(self) -> bool:
@@ -27,20 +29,83 @@ class _Row:
 
 
 def queue(
-    conn: Connection, site_id: int, now: int, department_id: str | None
+    conn: Connection,
+    site_id: int,
+    now: int,
+    department_id: str | None,
+    live: LiveState | None = None,
 ) -> list[dict[str, Any]]:
+    """From the live state in memory when it reaches back an hour, else from the projections."""
+    ended = live.ended_waits(now, department_id) if live is not None else None
+    if live is not None and ended is not None:
+        return _queue_live(live, ended, now, department_id)
     rows: dict[Target, _Row] = {}
     # A department's Queue is its row only: the waits routed to it.
     for w in reads.open_waits(conn, site_id, department_id):
         row = rows.setdefault(_target(w.route_department_id, w.route_agent_id), _Row())
         row.waiting.append((w.started_at, w.visitor_id, w.contact_identity_id))
-    for (route_department, route_agent), ended in reads.ended_wait_totals(
+    for (route_department, route_agent), sums in reads.ended_wait_totals(
         conn, site_id, now, department_id
     ).items():
-        rows.setdefault(_target(route_department, route_agent), _Row()).ended.add(ended)
+        rows.setdefault(_target(route_department, route_agent), _Row()).ended.add(sums)
 
     departments = reads.queue_departments(conn, site_id, department_id)
     totals = live_totals.read(conn, site_id)  # the site's row ("") and each department's
+
+    def agents_of(ids: list[str]) -> list[tuple[AgentNow, Any]]:
+        agents, docs = reads.queue_agents(conn, site_id, ids)  # active ones only
+        return [(agent, docs[agent.agent_id]) for agent in agents.values()]
+
+    return _assemble(rows, departments, totals, agents_of, now, department_id)
+
+
+def _queue_live(
+    live: LiveState, ended: dict[Target, WaitSums], now: int, department_id: str | None
+) -> list[dict[str, Any]]:
+    rows: dict[Target, _Row] = {}
+    for chat in live.open_waits(department_id):
+        assert chat.wait_started_at is not None
+        row = rows.setdefault(_target(chat.route_department_id, chat.route_agent_id), _Row())
+        row.waiting.append((chat.wait_started_at, chat.visitor_id, chat.contact_identity_id))
+    for (route_department, route_agent), sums in ended.items():
+        rows.setdefault(_target(route_department, route_agent), _Row()).ended.add(sums)
+    config = live.config
+    if department_id is None:
+        departments = config.queue_departments()
+    else:
+        departments = [config.departments[department_id].doc]
+    totals = {key: live.figures(key) for key in live.totals}
+
+    def agents_of(ids: list[str]) -> list[tuple[AgentNow, Any]]:
+        out = []
+        for agent_id in ids:
+            agent = config.agents.get(agent_id)
+            if agent is None or not agent.active:
+                continue
+            state = live.agents.get(agent_id)
+            status_id = state.status_id if state else None
+            now_ = AgentNow(
+                agent_id,
+                agent.display_name,
+                agent.max_concurrent_chats,
+                status_id,
+                config.status_type(status_id),
+                state.ongoing_chats if state else 0,
+            )
+            out.append((now_, agent.doc))
+        return out
+
+    return _assemble(rows, departments, totals, agents_of, now, department_id)
+
+
+def _assemble(
+    rows: dict[Target, _Row],
+    departments: list[dict[str, Any]],
+    totals: dict[str, dict[str, int]],
+    agents_of: Callable[[list[str]], list[tuple[AgentNow, Any]]],
+    now: int,
+    department_id: str | None,
+) -> list[dict[str, Any]]:
     site = totals.get("", {})
     ongoing: dict[str | None, int] = {k: v["ongoing_chats"] for k, v in totals.items() if k}
     ongoing[None] = site.get("ongoing_chats", 0) - sum(ongoing.values())  # chats of no department
@@ -65,18 +130,11 @@ def queue(
         out.append(_render(nobody, now, None, None, ongoing.get(None, 0), online_capacity))
 
     busy_ids = [agent for (dept, agent), row in rows.items() if agent and row.busy]
-    agents, docs = reads.queue_agents(conn, site_id, busy_ids)  # active ones only
-    for agent in sorted(agents.values(), key=lambda a: (a.display_name.casefold(), a.agent_id)):
+    found = agents_of(busy_ids)
+    for agent, doc in sorted(found, key=lambda a: (a[0].display_name.casefold(), a[0].agent_id)):
         own_capacity = agent.max_concurrent_chats if agent.status_type == ONLINE else 0
         out.append(
-            _render(
-                rows[(None, agent.agent_id)],
-                now,
-                None,
-                docs[agent.agent_id],
-                agent.ongoing_chats,
-                own_capacity,
-            )
+            _render(rows[(None, agent.agent_id)], now, None, doc, agent.ongoing_chats, own_capacity)
         )
     return out
 

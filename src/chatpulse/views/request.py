@@ -16,9 +16,11 @@ from sqlalchemy import Connection, Engine
 
 from chatpulse.domain.errors import BadParameter
 from chatpulse.domain.events import normalize_uuid
+from chatpulse.domain.live import LiveState
 from chatpulse.domain.window import Window, resolve_window
 from chatpulse.store import reads
 from chatpulse.store.db import read_connection
+from chatpulse.store.live import live_states
 from chatpulse.store.tables import INVITATIONS_KEY, VISITORS_KEY
 from chatpulse.store.versions import SiteRow, VersionSource
 from chatpulse.views.agents import agents_page
@@ -31,6 +33,8 @@ VIEWS = ("Agents", "Queue", "Today", "RightNow")
 WINDOWED = ("Agents", "Today", "RightNow")
 # Views whose JSON changes with the clock alone (wait times, open intervals).
 TIME_DEPENDENT = ("Agents", "Queue", "Today")
+# The views of the present moment, read from the live state in memory (store/live.py).
+LIVE_VIEWS = ("RightNow", "Queue")
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,7 +324,7 @@ def answer(
         version = _with_window(version, window)
 
         def fresh() -> Answer:
-            body = orjson.dumps(compute(conn, site_id, view, query, now, window))
+            body = orjson.dumps(compute_at(engine, conn, row, site_id, view, query, now, window))
             return Answer(row.last_sequence, body, version, now)
 
         if not cacheable(view, max_age_us):
@@ -336,6 +340,25 @@ def answer(
         return found
 
 
+def compute_at(
+    engine: Engine,
+    conn: Connection,
+    row: SiteRow,
+    site_id: int,
+    view: str,
+    query: ViewQuery,
+    now: int,
+    window: Window | None,
+) -> Any:
+    """One view in the caller's snapshot (`row` read in it), as a server computes it when no
+    cached answer serves: the views of the present moment from the site's live state in memory
+    (store/live.py), moved to the snapshot's sequence first."""
+    if view not in LIVE_VIEWS:
+        return compute(conn, site_id, view, query, now, window)
+    with live_states(engine).at(conn, site_id, row, now) as live:
+        return compute(conn, site_id, view, query, now, window, live)
+
+
 def compute(
     conn: Connection,
     site_id: int,
@@ -343,13 +366,15 @@ def compute(
     query: ViewQuery,
     now: int,
     window: Window | None,
+    live: LiveState | None = None,
 ) -> Any:
-    """One view from the stored state, in the caller's snapshot: no cache."""
-    department = check_department(conn, site_id, query.department_id)
+    """One view from the stored state, in the caller's snapshot: no cache. `live`: the site's
+    live state at the snapshot's sequence, for the views that read the present moment."""
+    department = check_department(conn, site_id, query.department_id, live)
     if view == "RightNow":
-        return right_now(conn, site_id, department)
+        return right_now(conn, site_id, department, live)
     if view == "Queue":
-        return queue(conn, site_id, now, department)
+        return queue(conn, site_id, now, department, live)
     assert window is not None
     if view == "Today":
         return today(conn, site_id, window, department)

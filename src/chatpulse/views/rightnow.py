@@ -7,15 +7,21 @@ from typing import Any
 from sqlalchemy import Connection
 
 from chatpulse.domain.arith import percent_int
+from chatpulse.domain.live import LiveState
 from chatpulse.store import live_totals
 
 
-def right_now(conn: Connection, site_id: int, department_id: str | None) -> dict[str, Any]:
+def right_now(
+    conn: Connection, site_id: int, department_id: str | None, live: LiveState | None = None
+) -> dict[str, Any]:
     """One row of running totals (and the site's for a department: visitors on site are the
-    site's), read in one query."""
+    site's): from the live state in memory, else read in one query."""
     key = department_id or ""
-    rows = live_totals.read(conn, site_id, ["", key])
-    row, site = rows[key], rows[""]
+    if live is not None:
+        row, site = live.figures(key), live.figures("")
+    else:
+        rows = live_totals.read(conn, site_id, ["", key])
+        row, site = rows[key], rows[""]
     with_agent, with_bot = row["ongoing_chats"], row["bot_chats"]
     return {
         "loggedInAgents": row["logged_in"],

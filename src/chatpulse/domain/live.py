@@ -1,0 +1,381 @@
+"""The present moment of one site, kept in memory: the live state the views read (agents' status
+and load, chats with the bot, waiting and ongoing, the waits ended lately, visitors on site),
+folded from the event log by the same projector that writes the stored projections.
+
+A `LiveState` starts from the stored projections at one sequence (store/live.py) and is moved
+forward by `fold`, event by event, in sequence order. Only events already accepted by ingest
+are folded, so nothing is checked twice: the projector runs against what memory holds, and an
+event about an entity memory no longer keeps (a rating of an ended chat) changes nothing live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatpulse.domain.chat import (
+    BOT,
+    LIVE_STATES,
+    ONGOING,
+    OPEN,
+    WAIT_ABANDONED,
+    WAIT_SWITCHED,
+    WAITING,
+    AgentLive,
+    ChatRecord,
+    VisitorRecord,
+    WaitRecord,
+)
+from chatpulse.domain.events import Event
+from chatpulse.domain.projector import Projector
+from chatpulse.domain.rollups import WAIT_MINUTE
+from chatpulse.domain.statuses import AWAY, OFFLINE, ONLINE
+
+# Running totals per key ("" the site, else a department), in this order.
+TOTALS = (
+    "logged_in",
+    "in_chat",
+    "online_chats",
+    "online_capacity",
+    "bot_chats",
+    "waiting_chats",
+    "ongoing_chats",
+    "visitors_on_site",
+)
+_BOT, _WAITING, _ONGOING, _VISITORS = 4, 5, 6, 7
+Target = tuple[str | None, str | None]  # (route department, route agent) of a wait
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    """What the configuration says of an agent, as the live views need it."""
+
+    agent_id: str
+    display_name: str
+    sort_name: str
+    max_concurrent_chats: int
+    active: bool  # active and not deleted: counted by the views
+    departments: tuple[str, ...]
+    doc: Any
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentConfig:
+    department_id: str
+    deleted: bool
+    available: bool  # is_available_in_live_chat
+    doc: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    """A site's configuration at one version: every agent (known ones, active or not), the type
+    of every status, every department."""
+
+    version: int
+    agents: dict[str, AgentConfig]
+    status_types: dict[str, str]
+    departments: dict[str, DepartmentConfig]
+
+    def status_type(self, status_id: str | None) -> str:
+        if status_id is None:
+            return OFFLINE
+        return self.status_types.get(status_id, OFFLINE)
+
+    def queue_departments(self) -> list[Any]:
+        """The departments the site's Queue lists: not deleted, available in live chat, by name."""
+        docs = [d.doc for d in self.departments.values() if d.available and not d.deleted]
+        return sorted(docs, key=lambda doc: (doc["name"].casefold(), doc["id"]))
+
+
+@dataclass(frozen=True, slots=True)
+class EndedWait:
+    ended_at: int
+    target: Target
+    length: int
+    outcome: str | None
+
+
+@dataclass(slots=True)
+class WaitSums:
+    """Ended waits of one route target over the last 60 and 30 minutes (METRICS.md §4)."""
+
+    count_60: int = 0
+    total_60: int = 0
+    count_30: int = 0
+    total_30: int = 0
+    abandoned_30: int = 0
+    switched_30: int = 0
+
+    def add(self, other: WaitSums) -> None:
+        self.count_60 += other.count_60
+        self.total_60 += other.total_60
+        self.count_30 += other.count_30
+        self.total_30 += other.total_30
+        self.abandoned_30 += other.abandoned_30
+        self.switched_30 += other.switched_30
+
+
+class _Everything(set[str]):
+    """A known-ids set that knows every id: folded events were checked when they were ingested."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+@dataclass(slots=True)
+class LiveState:
+    """One site's live state at `sequence` under configuration `config`."""
+
+    sequence: int
+    config: SiteConfig
+    agents: dict[str, AgentLive]
+    chats: dict[str, ChatRecord]  # with the bot, waiting or ongoing
+    visitors: dict[str, VisitorRecord]  # on site
+    # Every wait that ended at or after `horizon` (µs), by minute of its end.
+    horizon: int
+    ended: dict[int, list[EndedWait]] = field(default_factory=dict)
+    totals: dict[str, list[int]] = field(default_factory=dict)
+
+    @classmethod
+    def start(
+        cls,
+        sequence: int,
+        config: SiteConfig,
+        agents: Iterable[AgentLive],
+        chats: Iterable[ChatRecord],
+        visitors: Iterable[VisitorRecord],
+        horizon: int,
+        ended: Iterable[EndedWait],
+    ) -> LiveState:
+        """The state the stored projections hold at `sequence`."""
+        state = cls(
+            sequence,
+            config,
+            {a.agent_id: a for a in agents},
+            {c.chat_id: c for c in chats if c.state in LIVE_STATES},
+            {v.visitor_id: v for v in visitors if v.on_site},
+            horizon,
+        )
+        for wait in ended:
+            state._keep_ended(wait)
+        for agent_id in config.agents:
+            state._move_agent(agent_id, 1)
+        for chat in state.chats.values():
+            state._move_chat(chat, 1)
+        state._total("")[_VISITORS] = len(state.visitors)
+        return state
+
+    # ---------------------------------------------------------------- folding
+
+    def fold(self, events: Sequence[tuple[int, Event]]) -> None:
+        """Apply (sequence, event) pairs that follow `sequence`, in order."""
+        projector = Projector(
+            chats=self.chats,
+            agents=self.agents,
+            known_agents=_Everything(),
+            known_departments=_Everything(),
+            known_statuses=_Everything(),
+            visitors=self.visitors,
+            invitations={},
+        )
+        for sequence, event in events:
+            if sequence <= self.sequence:
+                continue
+            assert sequence == self.sequence + 1, "events are folded in sequence order"
+            touched = self._touched(event)
+            for agent_id in touched[0]:
+                self._move_agent(agent_id, -1)
+            for chat in touched[1]:
+                self._move_chat(chat, -1)
+            projector.apply(event, 0)  # a rejection changes nothing live (see the module)
+            for wait in projector.waits.values():
+                if wait.ended_at != OPEN:
+                    self._keep_ended(_ended(wait))
+            projector.waits.clear()
+            projector.handlings.clear()
+            projector.statuses.clear()
+            projector.busies.clear()
+            projector.invitations.clear()
+            chat_id = event.data.get("chatId")
+            after = self.chats.get(chat_id) if isinstance(chat_id, str) else None
+            if after is not None:
+                if after.state in LIVE_STATES:
+                    self._move_chat(after, 1)
+                else:
+                    del self.chats[after.chat_id]
+            # The chat's agent after the event is one the event names: counted out above.
+            for agent_id in touched[0]:
+                self._move_agent(agent_id, 1)
+            visitor_id = event.data.get("visitorId")
+            if event.type.startswith("visitor.") and isinstance(visitor_id, str):
+                visitor = self.visitors.get(visitor_id)
+                if visitor is not None and not visitor.on_site:
+                    del self.visitors[visitor_id]
+                self._total("")[_VISITORS] = len(self.visitors)
+            projector.dirty_chats.clear()
+            projector.dirty_agents.clear()
+            projector.dirty_visitors.clear()
+            projector.dirty_invitations.clear()
+            projector.busy_rebuilds.clear()
+            self.sequence = sequence
+
+    def _touched(self, event: Event) -> tuple[list[str], list[ChatRecord]]:
+        """The agents and the chat an event may change, as they are before it."""
+        data = event.data
+        agent_ids = list(
+            dict.fromkeys(data[k] for k in ("agentId", "toAgentId") if isinstance(data.get(k), str))
+        )
+        chats: list[ChatRecord] = []
+        chat = self.chats.get(data["chatId"]) if "chatId" in data else None
+        if chat is not None:
+            chats.append(chat)
+            if chat.agent_id is not None and chat.agent_id not in agent_ids:
+                agent_ids.append(chat.agent_id)
+        return agent_ids, chats
+
+    # ---------------------------------------------------------------- running totals
+
+    def _total(self, key: str) -> list[int]:
+        row = self.totals.get(key)
+        if row is None:
+            row = self.totals[key] = [0] * len(TOTALS)
+        return row
+
+    def _move_agent(self, agent_id: str, sign: int) -> None:
+        """Count an active agent's share of the agents' totals in (+1) or out (−1)."""
+        config = self.config.agents.get(agent_id)
+        if config is None or not config.active:
+            return
+        live = self.agents.get(agent_id)
+        kind = self.config.status_type(live.status_id if live else None)
+        ongoing = live.ongoing_chats if live else 0
+        online = kind == ONLINE
+        share = (
+            int(kind in (ONLINE, AWAY)),
+            int(ongoing > 0),
+            ongoing if online else 0,
+            config.max_concurrent_chats if online else 0,
+        )
+        if not any(share):
+            return
+        for key in ("", *config.departments):
+            row = self._total(key)
+            for i, value in enumerate(share):
+                row[i] += sign * value
+
+    def _move_chat(self, chat: ChatRecord, sign: int) -> None:
+        if chat.state == BOT:
+            index, key = _BOT, chat.department_id
+        elif chat.state == WAITING:
+            index, key = _WAITING, chat.route_department_id
+        elif chat.state == ONGOING:
+            index, key = _ONGOING, chat.department_id
+        else:
+            return
+        self._total("")[index] += sign
+        if key:
+            self._total(key)[index] += sign
+
+    def figures(self, key: str) -> dict[str, int]:
+        """The running totals of a key ("" the site's); zeros for a key never counted."""
+        row = self.totals.get(key)
+        return dict(zip(TOTALS, row or [0] * len(TOTALS), strict=True))
+
+    # ---------------------------------------------------------------- waits
+
+    def _keep_ended(self, wait: EndedWait) -> None:
+        if wait.ended_at >= self.horizon:
+            self.ended.setdefault(wait.ended_at // WAIT_MINUTE, []).append(wait)
+
+    def forget_before(self, horizon: int) -> None:
+        """Drop the waits that ended before `horizon` (µs, rounded down to a minute)."""
+        horizon -= horizon % WAIT_MINUTE
+        if horizon <= self.horizon:
+            return
+        for minute in [m for m in self.ended if m * WAIT_MINUTE < horizon]:
+            del self.ended[minute]
+        self.horizon = horizon
+
+    def open_waits(self, department_id: str | None) -> Iterator[ChatRecord]:
+        """The chats waiting now (routed to `department_id` only, if given)."""
+        for chat in self.chats.values():
+            if chat.state == WAITING and (
+                department_id is None or chat.route_department_id == department_id
+            ):
+                yield chat
+
+    def ended_waits(self, now: int, department_id: str | None) -> dict[Target, WaitSums] | None:
+        """Per route target, the waits that ended in (now − 60 min, now] and (now − 30 min, now];
+        None when memory does not reach back that far."""
+        lo_60, lo_30 = now + 1 - 60 * WAIT_MINUTE, now + 1 - 30 * WAIT_MINUTE
+        if lo_60 < self.horizon:
+            return None
+        out: dict[Target, WaitSums] = {}
+        for minute in range(lo_60 // WAIT_MINUTE, now // WAIT_MINUTE + 1):
+            for wait in self.ended.get(minute, ()):
+                if not lo_60 <= wait.ended_at <= now:
+                    continue
+                if department_id is not None and wait.target[0] != department_id:
+                    continue
+                sums = out.get(wait.target)
+                if sums is None:
+                    sums = out[wait.target] = WaitSums()
+                sums.count_60 += 1
+                sums.total_60 += wait.length
+                if wait.ended_at >= lo_30:
+                    sums.count_30 += 1
+                    sums.total_30 += wait.length
+                    sums.abandoned_30 += wait.outcome == WAIT_ABANDONED
+                    sums.switched_30 += wait.outcome == WAIT_SWITCHED
+        return out
+
+    # ---------------------------------------------------------------- comparing
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything live, in plain values, for comparing two states (tests, `check`)."""
+        return {
+            "sequence": self.sequence,
+            "agents": {
+                a.agent_id: (a.status_id, a.status_since, a.status_no, a.ongoing_chats)
+                for a in self.agents.values()
+            },
+            "chats": {c.chat_id: _chat_values(c) for c in self.chats.values()},
+            "visitors": {
+                v.visitor_id: (v.last_event_at, v.contact_identity_id)
+                for v in self.visitors.values()
+            },
+            "ended": sorted(
+                (w.ended_at, w.target, w.length, w.outcome)
+                for waits in self.ended.values()
+                for w in waits
+            ),
+            "totals": {k: list(v) for k, v in self.totals.items() if any(v)},
+        }
+
+
+def ended_wait(
+    ended_at: int,
+    route_department_id: str | None,
+    route_agent_id: str | None,
+    started_at: int,
+    outcome: str | None,
+) -> EndedWait:
+    return EndedWait(
+        ended_at,
+        (route_department_id or None, route_agent_id or None),
+        ended_at - started_at,
+        outcome,
+    )
+
+
+def _ended(wait: WaitRecord) -> EndedWait:
+    return ended_wait(
+        wait.ended_at, wait.route_department_id, wait.route_agent_id, wait.started_at, wait.outcome
+    )
+
+
+def _chat_values(chat: ChatRecord) -> tuple[Any, ...]:
+    values = [getattr(chat, name) for name in ChatRecord.__slots__ if name != "is_new"]
+    return tuple(values)

@@ -1,0 +1,177 @@
+"""Each process's live states (domain/live.py): loaded from the stored projections, moved
+forward by folding the event log, in the snapshot of the view that asks.
+
+The database stays the source of truth. A view reads a site's live state at exactly the sequence
+of its own snapshot: a state behind it folds the events in between (its own process's ingests
+and every other process's alike, by sequence); a state of another configuration version (a
+configuration write, `rebuild`, `prune`) is loaded anew; a state ahead of the snapshot (another
+request folded a later one) is not used, and the view reads the projections instead.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import orjson
+from sqlalchemy import Connection, Engine, select
+
+from chatpulse.domain.chat import LIVE_STATES, OPEN, AgentLive, ChatRecord, VisitorRecord
+from chatpulse.domain.events import Event
+from chatpulse.domain.live import AgentConfig, DepartmentConfig, LiveState, SiteConfig, ended_wait
+from chatpulse.domain.rollups import WAIT_MINUTE
+from chatpulse.store import tables as t
+from chatpulse.store.records import AGENT_COLUMNS, CHAT_COLUMNS, VISITOR_COLUMNS, from_row
+from chatpulse.store.versions import SiteRow
+
+# How far back memory keeps ended waits: the Queue's hour, and a few minutes of clock skew.
+KEEP_WAITS_US = 65 * WAIT_MINUTE
+
+
+def load_config(conn: Connection, site_id: int, version: int) -> SiteConfig:
+    a, m, st, d = t.agents, t.agent_departments, t.agent_statuses, t.departments
+    members: dict[str, list[str]] = {}
+    for department_id, agent_id in conn.execute(
+        select(m.c.department_id, m.c.agent_id).where(m.c.site_id == site_id)
+    ):
+        members.setdefault(agent_id, []).append(department_id)
+    agents = {
+        row.id: AgentConfig(
+            row.id,
+            row.display_name,
+            row.sort_name,
+            row.max_concurrent_chats,
+            bool(row.is_active and not row.is_deleted),
+            tuple(sorted(members.get(row.id, ()))),
+            orjson.loads(row.doc),
+        )
+        for row in conn.execute(
+            select(
+                a.c.id,
+                a.c.display_name,
+                a.c.sort_name,
+                a.c.max_concurrent_chats,
+                a.c.is_active,
+                a.c.is_deleted,
+                a.c.doc,
+            ).where(a.c.site_id == site_id)
+        )
+    }
+    status_types = {
+        row.id: row.type
+        for row in conn.execute(select(st.c.id, st.c.type).where(st.c.site_id == site_id))
+    }
+    departments = {
+        row.id: DepartmentConfig(
+            row.id, bool(row.is_deleted), bool(row.is_available_in_live_chat), orjson.loads(row.doc)
+        )
+        for row in conn.execute(
+            select(d.c.id, d.c.is_deleted, d.c.is_available_in_live_chat, d.c.doc).where(
+                d.c.site_id == site_id
+            )
+        )
+    }
+    return SiteConfig(version, agents, status_types, departments)
+
+
+def load(conn: Connection, site_id: int, row: SiteRow, now: int) -> LiveState:
+    """The live state the projections hold in this snapshot (`row` read in it)."""
+    s, c, v, w = t.agent_states, t.chats, t.visitors, t.waits
+    agents = [
+        from_row(AgentLive, dict(r._mapping), AGENT_COLUMNS)
+        for r in conn.execute(select(s).where(s.c.site_id == site_id))
+    ]
+    chats = [
+        from_row(ChatRecord, dict(r._mapping), CHAT_COLUMNS)
+        for r in conn.execute(select(c).where(c.c.site_id == site_id, c.c.state.in_(LIVE_STATES)))
+    ]
+    visitors = [
+        from_row(VisitorRecord, dict(r._mapping), VISITOR_COLUMNS)
+        for r in conn.execute(select(v).where(v.c.site_id == site_id, v.c.on_site.is_(True)))
+    ]
+    horizon = now - KEEP_WAITS_US
+    horizon -= horizon % WAIT_MINUTE
+    ended = [
+        ended_wait(r.ended_at, r.route_department_id, r.route_agent_id, r.started_at, r.outcome)
+        for r in conn.execute(
+            select(
+                w.c.ended_at,
+                w.c.route_department_id,
+                w.c.route_agent_id,
+                w.c.started_at,
+                w.c.outcome,
+            ).where(w.c.site_id == site_id, w.c.ended_at >= horizon, w.c.ended_at < OPEN)
+        )
+    ]
+    config = load_config(conn, site_id, row.config_version)
+    return LiveState.start(row.last_sequence, config, agents, chats, visitors, horizon, ended)
+
+
+def events_between(
+    conn: Connection, site_id: int, after: int, upto: int
+) -> list[tuple[int, Event]]:
+    e = t.events
+    rows = conn.execute(
+        select(e.c.seq, e.c.id, e.c.type, e.c.occurred_at, e.c.data)
+        .where(e.c.site_id == site_id, e.c.seq > after, e.c.seq <= upto)
+        .order_by(e.c.seq)
+    )
+    return [(r.seq, Event(r.id, r.type, r.occurred_at, orjson.loads(r.data))) for r in rows]
+
+
+class LiveStates:
+    """The live states of one process, per site, each behind its own lock: a view reads a state
+    while holding it, so that nobody folds it under the reader."""
+
+    def __init__(self) -> None:
+        self._states: dict[int, LiveState] = {}
+        self._locks: dict[int, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.loads = 0  # how many times a state was loaded whole (tests, metrics)
+
+    def _lock(self, site_id: int) -> threading.Lock:
+        lock = self._locks.get(site_id)
+        if lock is None:
+            with self._guard:
+                lock = self._locks.setdefault(site_id, threading.Lock())
+        return lock
+
+    @contextmanager
+    def at(
+        self, conn: Connection, site_id: int, row: SiteRow, now: int
+    ) -> Iterator[LiveState | None]:
+        """The site's live state at the snapshot's sequence (None when memory is past it),
+        held for the block."""
+        with self._lock(site_id):
+            state = self._states.get(site_id)
+            if state is None or state.config.version != row.config_version:
+                state = self._states[site_id] = load(conn, site_id, row, now)
+                self.loads += 1
+            elif state.sequence < row.last_sequence:
+                state.fold(events_between(conn, site_id, state.sequence, row.last_sequence))
+            if state.sequence != row.last_sequence:
+                yield None
+                return
+            if now - KEEP_WAITS_US > state.horizon + 10 * WAIT_MINUTE:
+                state.forget_before(now - KEEP_WAITS_US)
+            yield state
+
+    def peek(self, site_id: int) -> LiveState | None:
+        """The state as it stands (tests)."""
+        return self._states.get(site_id)
+
+    def forget(self, site_id: int) -> None:
+        with self._lock(site_id):
+            self._states.pop(site_id, None)
+
+
+_registry: weakref.WeakKeyDictionary[Engine, LiveStates] = weakref.WeakKeyDictionary()
+
+
+def live_states(engine: Engine) -> LiveStates:
+    states = _registry.get(engine)
+    if states is None:
+        states = _registry.setdefault(engine, LiveStates())
+    return states

@@ -1,0 +1,153 @@
+"""The live state in memory (domain/live.py): folded event by event, with running totals worked
+out by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatpulse.domain.events import Event
+from chatpulse.domain.live import AgentConfig, DepartmentConfig, LiveState, SiteConfig, WaitSums
+from chatpulse.domain.rollups import WAIT_MINUTE
+
+S = 1_000_000
+HOUR = 3600 * S
+D1, D2 = "d1", "d2"
+ONLINE, AWAY, LUNCH = "s-online", "s-away", "s-lunch"
+T0 = 100 * HOUR  # events start here
+
+
+def config() -> SiteConfig:
+    def agent(
+        agent_id: str, capacity: int, departments: tuple[str, ...], active: bool = True
+    ) -> AgentConfig:
+        doc = {"id": agent_id, "displayName": agent_id.upper()}
+        return AgentConfig(agent_id, agent_id.upper(), agent_id, capacity, active, departments, doc)
+
+    return SiteConfig(
+        1,
+        {
+            "a1": agent("a1", 3, (D1,)),
+            "a2": agent("a2", 2, (D1, D2)),
+            "gone": agent("gone", 5, (D2,), active=False),
+        },
+        {ONLINE: "online", AWAY: "away", LUNCH: "away"},
+        {
+            D1: DepartmentConfig(D1, False, True, {"id": D1, "name": "One"}),
+            D2: DepartmentConfig(D2, False, True, {"id": D2, "name": "Two"}),
+        },
+    )
+
+
+class Log:
+    def __init__(self) -> None:
+        self.events: list[tuple[int, Event]] = []
+
+    def add(self, kind: str, seconds: int, **data: Any) -> None:
+        n = len(self.events) + 1
+        self.events.append((n, Event(f"e{n}", kind, T0 + seconds * S, data)))
+
+
+def empty(horizon: int = T0 - HOUR) -> LiveState:
+    return LiveState.start(0, config(), [], [], [], horizon, [])
+
+
+def test_agents_and_chats_move_the_running_totals() -> None:
+    log = Log()
+    log.add("agent.status_changed", 0, agentId="a1", statusId=ONLINE)
+    log.add("agent.status_changed", 0, agentId="a2", statusId=LUNCH)
+    log.add("agent.status_changed", 0, agentId="gone", statusId=ONLINE)  # inactive: not counted
+    log.add("chat.requested", 10, chatId="c1", visitorId="v1", departmentId=D1)
+    log.add("chat.requested", 11, chatId="c2", visitorId="v2", botId="b", departmentId=D2)
+    log.add("chat.accepted", 40, chatId="c1", agentId="a1")
+    log.add("visitor.arrived", 41, visitorId="v9")
+    state = empty()
+    state.fold(log.events)
+    assert state.sequence == 7
+    # a1 online in D1 with 1 chat of capacity 3; a2 away (Lunch) in D1 and D2; c2 with the bot.
+    assert state.figures("") == {
+        "logged_in": 2,
+        "in_chat": 1,
+        "online_chats": 1,
+        "online_capacity": 3,
+        "bot_chats": 1,
+        "waiting_chats": 0,
+        "ongoing_chats": 1,
+        "visitors_on_site": 1,
+    }
+    assert state.figures(D2) == {
+        "logged_in": 1,
+        "in_chat": 0,
+        "online_chats": 0,
+        "online_capacity": 0,
+        "bot_chats": 1,
+        "waiting_chats": 0,
+        "ongoing_chats": 0,
+        "visitors_on_site": 0,
+    }
+    assert [c.chat_id for c in state.open_waits(None)] == []
+
+    more = Log()
+    more.events = list(log.events)
+    more.add("chat.ended", 100, chatId="c1")
+    more.add("chat.queued", 101, chatId="c2", departmentId=D1)
+    more.add("visitor.left", 102, visitorId="v9")
+    state.fold(more.events)  # the first seven are already folded: skipped
+    assert state.sequence == 10
+    assert set(state.chats) == {"c2"}  # the ended chat leaves memory
+    assert state.figures("")["in_chat"] == 0
+    assert state.figures("")["waiting_chats"] == 1
+    assert state.figures(D1)["waiting_chats"] == 1
+    assert state.figures(D2)["bot_chats"] == 0
+    assert state.figures("")["visitors_on_site"] == 0
+    assert [c.chat_id for c in state.open_waits(D1)] == ["c2"]
+
+
+def test_ended_waits_of_the_last_hour_by_route_target() -> None:
+    log = Log()
+    log.add("chat.requested", 0, chatId="c1", visitorId="v1", departmentId=D1)
+    log.add("chat.requested", 0, chatId="c2", visitorId="v2", agentId="a1")
+    log.add("chat.requested", 0, chatId="c3", visitorId="v3", departmentId=D1)
+    log.add("chat.abandoned", 30, chatId="c1")  # 30 s, 100 minutes before now
+    log.add("chat.switched_to_message", 5940, chatId="c2")  # 5,940 s: ended 1 min before now
+    log.add("chat.accepted", 4000, chatId="c3", agentId="a2")  # 4,000 s, 34:00 before now
+    state = empty()
+    state.fold(log.events)
+    now = T0 + 6000 * S
+    assert state.ended_waits(now, None) == {
+        (D1, None): WaitSums(1, 4000 * S, 0, 0, 0, 0),
+        (None, "a1"): WaitSums(1, 5940 * S, 1, 5940 * S, 0, 1),
+    }
+    assert state.ended_waits(now, D1) == {(D1, None): WaitSums(1, 4000 * S, 0, 0, 0, 0)}
+    # An hour that starts before what memory holds: the caller reads the projections.
+    assert state.ended_waits(T0 - 30 * S, None) is None
+    state.forget_before(now - 65 * WAIT_MINUTE)
+    assert state.horizon == T0 + 6000 * S - 65 * WAIT_MINUTE - (
+        (T0 + 6000 * S - 65 * WAIT_MINUTE) % WAIT_MINUTE
+    )
+    assert sorted(w.length for waits in state.ended.values() for w in waits) == [
+        4000 * S,
+        5940 * S,
+    ]
+
+
+def test_a_transfer_moves_the_chat_between_agents_and_departments() -> None:
+    log = Log()
+    log.add("agent.status_changed", 0, agentId="a1", statusId=ONLINE)
+    log.add("agent.status_changed", 0, agentId="a2", statusId=ONLINE)
+    log.add("chat.requested", 1, chatId="c", visitorId="v", departmentId=D1)
+    log.add("chat.accepted", 2, chatId="c", agentId="a1")
+    log.add("chat.transferred", 3, chatId="c", toAgentId="a2")
+    state = empty()
+    state.fold(log.events)
+    assert (state.agents["a1"].ongoing_chats, state.agents["a2"].ongoing_chats) == (0, 1)
+    assert state.figures(D2)["online_chats"] == 1  # a2 is in D2; a1 is not
+    assert state.figures(D1)["online_chats"] == 1
+    assert state.figures("")["online_capacity"] == 5
+    log.add("chat.transferred", 4, chatId="c", toDepartmentId=D2)
+    state.fold(log.events)
+    assert state.figures("")["in_chat"] == 0
+    assert state.figures(D2)["waiting_chats"] == 1
+    assert state.figures(D1)["ongoing_chats"] == 0
+    assert [(c.route_department_id, c.wait_started_at) for c in state.open_waits(None)] == [
+        (D2, T0 + 4 * S)
+    ]
