@@ -55,6 +55,8 @@ def test_memory_follows_every_batch_and_equals_the_projections_and_a_rebuild(
     config = world.config()
     states = live_states(server.engine)
     department = world.departments[0]
+    day = ref.window(now, dt.UTC, None, None)  # the site's default window: today, UTC
+    assert day is not None
     loads_at_first_read: int | None = None
     start = 0
     while start < len(log):
@@ -72,6 +74,12 @@ def test_memory_follows_every_batch_and_equals_the_projections_and_a_rebuild(
             assert served == ref.right_now(replayed, config, dept), ("RightNow", start, dept)
             served = site.get("/api/v3/livechat/realTime/Queue", **query)
             assert served == ref.queue(replayed, config, now, dept), ("Queue", start, dept)
+            for page in (1, 2):
+                served = site.get(
+                    "/api/v3/livechat/realTime/Agents", pageSize=2, pageIndex=page, **query
+                )
+                expected = ref.agents(replayed, config, *day, now, dept, page, 2, False)
+                assert served == expected, ("Agents", start, dept, page)
         if loads_at_first_read is None:
             loads_at_first_read = states.loads
     assert states.loads == loads_at_first_read  # every later batch was folded, not reloaded

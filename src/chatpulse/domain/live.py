@@ -137,6 +137,8 @@ class LiveState:
     horizon: int
     ended: dict[int, list[EndedWait]] = field(default_factory=dict)
     totals: dict[str, list[int]] = field(default_factory=dict)
+    # The Agents view's order of the active agents (of a department), at `sequence`.
+    orders: dict[str | None, list[str]] = field(default_factory=dict)
 
     @classmethod
     def start(
@@ -183,6 +185,7 @@ class LiveState:
         for sequence, event in events:
             if sequence <= self.sequence:
                 continue
+            self.orders.clear()
             assert sequence == self.sequence + 1, "events are folded in sequence order"
             touched = self._touched(event)
             for agent_id in touched[0]:
@@ -282,6 +285,29 @@ class LiveState:
         """The running totals of a key ("" the site's); zeros for a key never counted."""
         row = self.totals.get(key)
         return dict(zip(TOTALS, row or [0] * len(TOTALS), strict=True))
+
+    # ---------------------------------------------------------------- the Agents view's order
+
+    def agents_in_order(self, department_id: str | None) -> list[str]:
+        """The active agents (of the department): status type (online, away, offline), ongoing
+        chats descending, display name case-insensitively (code-point order), id."""
+        order = self.orders.get(department_id)
+        if order is None:
+            rank = {ONLINE: 0, AWAY: 1}
+            keyed = []
+            for agent in self.config.agents.values():
+                if not agent.active or (
+                    department_id is not None and department_id not in agent.departments
+                ):
+                    continue
+                live = self.agents.get(agent.agent_id)
+                status_id = live.status_id if live else None
+                ongoing = live.ongoing_chats if live else 0
+                kind = rank.get(self.config.status_type(status_id), 2)
+                keyed.append((kind, -ongoing, agent.sort_name, agent.agent_id))
+            keyed.sort()
+            order = self.orders[department_id] = [key[3] for key in keyed]
+        return order
 
     # ---------------------------------------------------------------- waits
 

@@ -7,10 +7,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from chatpulse.domain.intervals import overlap
+from chatpulse.domain.live import LiveState
 from chatpulse.domain.statuses import OFFLINE_ID
 from chatpulse.domain.timeutil import MICROS, format_timespan
 from chatpulse.domain.window import Window
 from chatpulse.store import reads
+from chatpulse.views.common import agent_now
 
 
 def agents_page(
@@ -21,11 +23,18 @@ def agents_page(
     page_index: int,
     page_size: int,
     include_status_distribution: bool,
+    live: LiveState | None = None,
 ) -> dict[str, Any]:
-    total = reads.count_agents(conn, site_id, department_id)
-    page = reads.agents_in_order(
-        conn, site_id, department_id, (page_index - 1) * page_size, page_size
-    )
+    """`live`: the site's live state at the snapshot's sequence (the agents, their order and
+    their present); the sums over the window come from the projections."""
+    offset = (page_index - 1) * page_size
+    if live is not None:
+        order = live.agents_in_order(department_id)
+        total = len(order)
+        page = [agent_now(live, agent_id) for agent_id in order[offset : offset + page_size]]
+    else:
+        total = reads.count_agents(conn, site_id, department_id)
+        page = reads.agents_in_order(conn, site_id, department_id, offset, page_size)
     ids = [a.agent_id for a in page]
     start, live_end = window.start, window.live_end
     linear: dict[str, int] = {}

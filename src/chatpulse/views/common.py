@@ -8,6 +8,7 @@ from chatpulse.domain.errors import BadParameter
 from chatpulse.domain.events import normalize_uuid
 from chatpulse.domain.live import LiveState
 from chatpulse.store import reads
+from chatpulse.store.reads import AgentNow
 
 
 def check_department(
@@ -30,3 +31,18 @@ def check_department(
     if state is False:
         raise BadParameter("departmentId", f"department {canonical} is deleted")
     return canonical
+
+
+def agent_now(live: LiveState, agent_id: str) -> AgentNow:
+    """An agent of the configuration as the views see it now, from the live state."""
+    config = live.config.agents[agent_id]
+    state = live.agents.get(agent_id)
+    status_id = state.status_id if state else None
+    return AgentNow(
+        agent_id,
+        config.display_name,
+        config.max_concurrent_chats,
+        status_id,
+        live.config.status_type(status_id),
+        state.ongoing_chats if state else 0,
+    )

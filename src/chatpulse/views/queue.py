@@ -14,6 +14,7 @@ from chatpulse.domain.statuses import ONLINE
 from chatpulse.domain.timeutil import MICROS
 from chatpulse.store import live_totals, reads
 from chatpulse.store.reads import AgentNow
+from chatpulse.views.common import agent_now
 
 Target = tuple[str | None, str | None]  # (department, agent): a wait's route target
 
@@ -77,23 +78,8 @@ def _queue_live(
     totals = {key: live.figures(key) for key in live.totals}
 
     def agents_of(ids: list[str]) -> list[tuple[AgentNow, Any]]:
-        out = []
-        for agent_id in ids:
-            agent = config.agents.get(agent_id)
-            if agent is None or not agent.active:
-                continue
-            state = live.agents.get(agent_id)
-            status_id = state.status_id if state else None
-            now_ = AgentNow(
-                agent_id,
-                agent.display_name,
-                agent.max_concurrent_chats,
-                status_id,
-                config.status_type(status_id),
-                state.ongoing_chats if state else 0,
-            )
-            out.append((now_, agent.doc))
-        return out
+        found = [config.agents.get(agent_id) for agent_id in ids]
+        return [(agent_now(live, a.agent_id), a.doc) for a in found if a is not None and a.active]
 
     return _assemble(rows, departments, totals, agents_of, now, department_id)
 

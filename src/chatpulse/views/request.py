@@ -34,7 +34,7 @@ WINDOWED = ("Agents", "Today", "RightNow")
 # Views whose JSON changes with the clock alone (wait times, open intervals).
 TIME_DEPENDENT = ("Agents", "Queue", "Today")
 # The views of the present moment, read from the live state in memory (store/live.py).
-LIVE_VIEWS = ("RightNow", "Queue")
+LIVE_VIEWS = ("RightNow", "Queue", "Agents")
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,4 +386,5 @@ def compute(
         query.page_index,
         query.page_size,
         query.include_status_distribution,
+        live,
     )
