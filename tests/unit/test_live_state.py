@@ -3,10 +3,18 @@ out by hand."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from chatpulse.domain.events import Event
-from chatpulse.domain.live import AgentConfig, DepartmentConfig, LiveState, SiteConfig, WaitSums
+from chatpulse.domain.live import (
+    AgentConfig,
+    DepartmentConfig,
+    EndedWait,
+    LiveState,
+    SiteConfig,
+    WaitSums,
+)
 from chatpulse.domain.rollups import WAIT_MINUTE
 
 S = 1_000_000
@@ -151,3 +159,39 @@ def test_a_transfer_moves_the_chat_between_agents_and_departments() -> None:
     assert [(c.route_department_id, c.wait_started_at) for c in state.open_waits(None)] == [
         (D2, T0 + 4 * S)
     ]
+
+
+def test_ended_waits_by_minute_sums_equal_a_count_wait_by_wait() -> None:
+    """Whole minutes read from the per-minute sums, edge minutes wait by wait: the same as
+    counting every wait, at instants on, just before and just after minute boundaries."""
+    rng = random.Random(5)
+    targets = [(D1, None), (D2, None), (None, "a1"), (None, None)]
+    waits = [
+        EndedWait(
+            T0 + rng.randint(0, 3 * HOUR),
+            rng.choice(targets),
+            rng.randint(0, 600 * S),
+            rng.choice(["answered", "abandoned", "switched"]),
+        )
+        for _ in range(3000)
+    ]
+    state = LiveState.start(0, config(), [], [], [], T0, waits)
+    for _ in range(200):
+        minute = T0 + rng.randint(61, 180) * WAIT_MINUTE
+        now = minute + rng.choice([0, 1, -1, rng.randint(0, WAIT_MINUTE - 1)])
+        department = rng.choice([None, D1])
+        expected: dict[Any, WaitSums] = {}
+        for w in waits:
+            if not now - 60 * WAIT_MINUTE < w.ended_at <= now:
+                continue
+            if department is not None and w.target[0] != department:
+                continue
+            sums = expected.setdefault(w.target, WaitSums())
+            sums.count_60 += 1
+            sums.total_60 += w.length
+            if w.ended_at > now - 30 * WAIT_MINUTE:
+                sums.count_30 += 1
+                sums.total_30 += w.length
+                sums.abandoned_30 += w.outcome == "abandoned"
+                sums.switched_30 += w.outcome == "switched"
+        assert state.ended_waits(now, department) == expected, now

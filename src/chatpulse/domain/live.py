@@ -83,6 +83,19 @@ class SiteConfig:
             return OFFLINE
         return self.status_types.get(status_id, OFFLINE)
 
+    def inactive_agents(self) -> list[str]:
+        """The agents the views do not count: deactivated or deleted."""
+        return [a.agent_id for a in self.agents.values() if not a.active]
+
+    def logged_in_statuses(self) -> list[str]:
+        """The statuses of type online or away."""
+        return [s for s, kind in self.status_types.items() if kind in (ONLINE, AWAY)]
+
+    def active_members(self, department_id: str) -> list[str]:
+        return [
+            a.agent_id for a in self.agents.values() if a.active and department_id in a.departments
+        ]
+
     def queue_departments(self) -> list[Any]:
         """The departments the site's Queue lists: not deleted, available in live chat, by name."""
         docs = [d.doc for d in self.departments.values() if d.available and not d.deleted]
@@ -136,6 +149,10 @@ class LiveState:
     # Every wait that ended at or after `horizon` (µs), by minute of its end.
     horizon: int
     ended: dict[int, list[EndedWait]] = field(default_factory=dict)
+    # The same waits summed per minute and route target: (count, total length, abandoned,
+    # switched), so that a Queue reads whole minutes as sums and only its edge minutes wait by
+    # wait (as the stored per-minute rollup does, store/reads.ended_wait_totals).
+    ended_sums: dict[int, dict[Target, list[int]]] = field(default_factory=dict)
     totals: dict[str, list[int]] = field(default_factory=dict)
     # The Agents view's order of the active agents (of a department), at `sequence`.
     orders: dict[str | None, list[str]] = field(default_factory=dict)
@@ -312,8 +329,17 @@ class LiveState:
     # ---------------------------------------------------------------- waits
 
     def _keep_ended(self, wait: EndedWait) -> None:
-        if wait.ended_at >= self.horizon:
-            self.ended.setdefault(wait.ended_at // WAIT_MINUTE, []).append(wait)
+        if wait.ended_at < self.horizon:
+            return
+        minute = wait.ended_at // WAIT_MINUTE
+        self.ended.setdefault(minute, []).append(wait)
+        sums = self.ended_sums.setdefault(minute, {}).get(wait.target)
+        if sums is None:
+            sums = self.ended_sums[minute][wait.target] = [0, 0, 0, 0]
+        sums[0] += 1
+        sums[1] += wait.length
+        sums[2] += wait.outcome == WAIT_ABANDONED
+        sums[3] += wait.outcome == WAIT_SWITCHED
 
     def forget_before(self, horizon: int) -> None:
         """Drop the waits that ended before `horizon` (µs, rounded down to a minute)."""
@@ -322,6 +348,7 @@ class LiveState:
             return
         for minute in [m for m in self.ended if m * WAIT_MINUTE < horizon]:
             del self.ended[minute]
+            del self.ended_sums[minute]
         self.horizon = horizon
 
     def open_waits(self, department_id: str | None) -> Iterator[ChatRecord]:
@@ -338,23 +365,45 @@ class LiveState:
         lo_60, lo_30 = now + 1 - 60 * WAIT_MINUTE, now + 1 - 30 * WAIT_MINUTE
         if lo_60 < self.horizon:
             return None
+        first, middle, last = lo_60 // WAIT_MINUTE, lo_30 // WAIT_MINUTE, now // WAIT_MINUTE
         out: dict[Target, WaitSums] = {}
-        for minute in range(lo_60 // WAIT_MINUTE, now // WAIT_MINUTE + 1):
-            for wait in self.ended.get(minute, ()):
-                if not lo_60 <= wait.ended_at <= now:
+
+        def row(target: Target) -> WaitSums:
+            sums = out.get(target)
+            if sums is None:
+                sums = out[target] = WaitSums()
+            return sums
+
+        for minute in range(first, last + 1):
+            if minute in (first, middle, last):  # partly inside a window: wait by wait
+                for wait in self.ended.get(minute, ()):
+                    if not lo_60 <= wait.ended_at <= now:
+                        continue
+                    if department_id is not None and wait.target[0] != department_id:
+                        continue
+                    sums = row(wait.target)
+                    sums.count_60 += 1
+                    sums.total_60 += wait.length
+                    if wait.ended_at >= lo_30:
+                        sums.count_30 += 1
+                        sums.total_30 += wait.length
+                        sums.abandoned_30 += wait.outcome == WAIT_ABANDONED
+                        sums.switched_30 += wait.outcome == WAIT_SWITCHED
+                continue
+            recent = minute > middle  # wholly inside both windows, else inside the hour only
+            for target, (count, total, abandoned, switched) in self.ended_sums.get(
+                minute, {}
+            ).items():
+                if department_id is not None and target[0] != department_id:
                     continue
-                if department_id is not None and wait.target[0] != department_id:
-                    continue
-                sums = out.get(wait.target)
-                if sums is None:
-                    sums = out[wait.target] = WaitSums()
-                sums.count_60 += 1
-                sums.total_60 += wait.length
-                if wait.ended_at >= lo_30:
-                    sums.count_30 += 1
-                    sums.total_30 += wait.length
-                    sums.abandoned_30 += wait.outcome == WAIT_ABANDONED
-                    sums.switched_30 += wait.outcome == WAIT_SWITCHED
+                sums = row(target)
+                sums.count_60 += count
+                sums.total_60 += total
+                if recent:
+                    sums.count_30 += count
+                    sums.total_30 += total
+                    sums.abandoned_30 += abandoned
+                    sums.switched_30 += switched
         return out
 
     # ---------------------------------------------------------------- comparing

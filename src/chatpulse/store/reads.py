@@ -6,12 +6,13 @@ is the length of [started, ended) ∩ [start, end), with portable CASE expressio
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, and_, case, func, literal, select
+from sqlalchemy import BigInteger, Connection, Select, and_, bindparam, case, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from chatpulse.domain.chat import (
@@ -21,7 +22,7 @@ from chatpulse.domain.chat import (
     ChatRecord,
 )
 from chatpulse.domain.cohort import COHORT_FIELDS, MINUTE, ZERO, add, contribution
-from chatpulse.domain.live import WaitSums
+from chatpulse.domain.live import SiteConfig, WaitSums
 from chatpulse.domain.rollups import (
     BUSY,
     QUARTER,
@@ -268,14 +269,14 @@ def cohort_totals(
     after_whole = end // MINUTE
     totals = ZERO
     if first_whole < after_whole:
-        r = t.cohort_minutes
         row = conn.execute(
-            select(*[_sum(r.c[name]) for name in COHORT_FIELDS]).where(
-                r.c.site_id == site_id,
-                r.c.department_key == (department_id or ""),
-                r.c.minute >= first_whole,
-                r.c.minute < after_whole,
-            )
+            _cohort_sum(),
+            {
+                "site": site_id,
+                "key": department_id or "",
+                "first": first_whole,
+                "after": after_whole,
+            },
         ).one()
         totals = tuple(int(value) for value in row)
         edges = [(start, first_whole * MINUTE), (after_whole * MINUTE, end)]
@@ -296,6 +297,17 @@ def cohort_totals(
     return dict(zip(COHORT_FIELDS, totals, strict=True))
 
 
+@functools.cache
+def _cohort_sum() -> Any:
+    r = t.cohort_minutes
+    return select(*[_sum(r.c[name]) for name in COHORT_FIELDS]).where(
+        r.c.site_id == bindparam("site"),
+        r.c.department_key == bindparam("key"),
+        r.c.minute >= bindparam("first"),
+        r.c.minute < bindparam("after"),
+    )
+
+
 def accepted_invitations(conn: Connection, site_id: int, start: int, end: int) -> int:
     i = t.invitations
     return int(
@@ -307,41 +319,41 @@ def accepted_invitations(conn: Connection, site_id: int, start: int, end: int) -
     )
 
 
-def _agent_filter(column: Any, site_id: int, department_id: str | None) -> list[Any]:
-    """Active agents (of the department): the site's inactive agents are few, so excluding
-    them beats joining every interval row to `agents`."""
-    inactive = select(a_.c.id).where(
-        a_.c.site_id == site_id, (a_.c.is_deleted.is_(True)) | (a_.c.is_active.is_(False))
-    )
-    conditions = [column.not_in(inactive)]
-    if department_id is not None:
-        members = select(t.agent_departments.c.agent_id).where(
-            t.agent_departments.c.site_id == site_id,
-            t.agent_departments.c.department_id == department_id,
-        )
-        conditions.append(column.in_(members))
-    return conditions
-
-
 def total_linear_chat_time(
-    conn: Connection, site_id: int, department_id: str | None, start: int, end: int
+    conn: Connection,
+    site_id: int,
+    department_id: str | None,
+    start: int,
+    end: int,
+    config: SiteConfig | None = None,
 ) -> int:
-    """H of agentUtilization: active agents' busy time clipped to [start, end)."""
-    return _total_time(conn, site_id, department_id, start, end, t.busy_intervals, None)
+    """H of agentUtilization: active agents' busy time clipped to [start, end). `config`: the
+    site's configuration when the caller knows it (the live state's), else read here."""
+    return _total_time(conn, site_id, department_id, start, end, t.busy_intervals, None, config)
 
 
 def total_logged_in_time(
-    conn: Connection, site_id: int, department_id: str | None, start: int, end: int
+    conn: Connection,
+    site_id: int,
+    department_id: str | None,
+    start: int,
+    end: int,
+    config: SiteConfig | None = None,
 ) -> int:
     """O of agentUtilization: active agents' time in statuses of type online or away."""
-    logged_in = list(
-        conn.execute(
-            select(st_.c.id).where(st_.c.site_id == site_id, st_.c.type.in_((ONLINE, AWAY)))
-        ).scalars()
-    )
+    if config is not None:
+        logged_in = config.logged_in_statuses()
+    else:
+        logged_in = list(
+            conn.execute(
+                select(st_.c.id).where(st_.c.site_id == site_id, st_.c.type.in_((ONLINE, AWAY)))
+            ).scalars()
+        )
     if not logged_in:
         return 0
-    return _total_time(conn, site_id, department_id, start, end, t.status_intervals, logged_in)
+    return _total_time(
+        conn, site_id, department_id, start, end, t.status_intervals, logged_in, config
+    )
 
 
 def _total_time(
@@ -352,73 +364,117 @@ def _total_time(
     end: int,
     table: Any,
     statuses: list[str] | None,
+    config: SiteConfig | None,
 ) -> int:
     """Active agents' time in `table`'s intervals (of `statuses`, for status intervals) clipped
     to [start, end).
 
     Site-wide: every agent's closed intervals from the per-quarter sums (the partial quarters at
     the window's edges from the rows), less the closed intervals of agents not active, plus the
-    open intervals of active agents. A department: its active members' rows."""
+    open intervals of active agents. A department: its active members' rows. The statements are
+    built once (`_span_sum`): building them anew cost more than running them."""
     if end <= start:
         return 0
-    by_status = [] if statuses is None else [table.c.status_id.in_(statuses)]
+    name = table.name
+    base: dict[str, Any] = {"site": site_id}
+    if statuses is not None:
+        base["statuses"] = statuses
 
-    def clipped(lo: int, hi: int, *conditions: Any) -> int:
-        span = _clipped(table.c.started_at, table.c.ended_at, lo, hi)
-        query = select(_sum(span))
-        query = query.where(
-            table.c.site_id == site_id,
-            table.c.ended_at > lo,
-            table.c.started_at < hi,
-            *by_status,
-            *conditions,
-        )
-        return int(conn.execute(query).scalar_one())
+    def clipped(lo: int, hi: int, who: str, intervals: str, **params: Any) -> int:
+        stmt = _span_sum(name, statuses is not None, who, intervals)
+        return int(conn.execute(stmt, {**base, "lo": lo, "hi": hi, **params}).scalar_one())
 
     if department_id is not None:
-        members = _active_members(conn, site_id, department_id)
+        if config is not None:
+            members = config.active_members(department_id)
+        else:
+            members = _active_members(conn, site_id, department_id)
         return sum(
-            clipped(start, end, table.c.agent_id.in_(members[i : i + 500]))
+            clipped(start, end, "in", "any", agents=members[i : i + 500])
             for i in range(0, len(members), 500)
         )
+    inactive = None if config is None else config.inactive_agents()
+    if inactive is not None and len(inactive) > 500:
+        inactive = None  # many: the subquery beats a long list
+    active: dict[str, Any] = {} if inactive is None else {"agents": inactive}
+    active_mode = "active" if inactive is None else ("not_in" if inactive else "all")
     first, after = whole_quarters(start, end)
     if first >= after:
-        return clipped(start, end, *_agent_filter(table.c.agent_id, site_id, None))
-    q = t.time_quarters
+        return clipped(start, end, active_mode, "any", **active)
     total = int(
         conn.execute(
-            select(_sum(q.c.micros)).where(
-                q.c.site_id == site_id,
-                q.c.kind == (BUSY if statuses is None else STATUS),
-                q.c.status_key.in_(statuses if statuses is not None else [""]),
-                q.c.quarter >= first,
-                q.c.quarter < after,
-            )
+            _quarter_sum(),
+            {
+                "site": site_id,
+                "kind": BUSY if statuses is None else STATUS,
+                "keys": statuses if statuses is not None else [""],
+                "first": first,
+                "after": after,
+            },
         ).scalar_one()
     )
-    closed = table.c.ended_at < OPEN
     for lo, hi in ((start, first * QUARTER), (after * QUARTER, end)):
         if lo < hi:
-            total += clipped(lo, hi, closed)
-    still_open = select(_sum(_clipped(table.c.started_at, OPEN, start, end))).where(
-        table.c.site_id == site_id,
-        table.c.ended_at == OPEN,
-        table.c.started_at < end,
-        *by_status,
-        *_agent_filter(table.c.agent_id, site_id, None),
-    )
-    total += int(conn.execute(still_open).scalar_one())
-    inactive = list(
-        conn.execute(
-            select(a_.c.id).where(
-                a_.c.site_id == site_id, a_.c.is_deleted.is_(True) | a_.c.is_active.is_(False)
-            )
-        ).scalars()
-    )
+            total += clipped(lo, hi, "all", "closed")
+    total += clipped(start, end, active_mode, "open", **active)
+    if inactive is None:
+        inactive = list(
+            conn.execute(
+                select(a_.c.id).where(
+                    a_.c.site_id == site_id, a_.c.is_deleted.is_(True) | a_.c.is_active.is_(False)
+                )
+            ).scalars()
+        )
     for chunk in range(0, len(inactive), 500):
-        agents = inactive[chunk : chunk + 500]
-        total -= clipped(start, end, closed, table.c.agent_id.in_(agents))
+        total -= clipped(start, end, "in", "closed", agents=inactive[chunk : chunk + 500])
     return total
+
+
+@functools.cache
+def _span_sum(table_name: str, by_status: bool, agents: str, intervals: str) -> Any:
+    """SUM of the intervals' lengths clipped to [:lo, :hi) over the site's rows (:site) of
+    `table_name`: of the statuses :statuses (`by_status`); of `agents` "all", "in" :agents,
+    "not_in" :agents or "active" (not deactivated or deleted); `intervals` "any", "closed" or
+    "open"."""
+    table = t.metadata.tables[table_name]
+    lo, hi = bindparam("lo", type_=BigInteger), bindparam("hi", type_=BigInteger)
+    conditions = [
+        table.c.site_id == bindparam("site"),
+        table.c.ended_at > lo,
+        table.c.started_at < hi,
+    ]
+    if by_status:
+        conditions.append(table.c.status_id.in_(bindparam("statuses", expanding=True)))
+    if agents == "in":
+        conditions.append(table.c.agent_id.in_(bindparam("agents", expanding=True)))
+    elif agents == "not_in":
+        conditions.append(table.c.agent_id.not_in(bindparam("agents", expanding=True)))
+    elif agents == "active":
+        inactive = select(a_.c.id).where(
+            a_.c.site_id == bindparam("site"),
+            (a_.c.is_deleted.is_(True)) | (a_.c.is_active.is_(False)),
+        )
+        conditions.append(table.c.agent_id.not_in(inactive))
+    if intervals == "closed":
+        conditions.append(table.c.ended_at < OPEN)
+    elif intervals == "open":
+        conditions.append(table.c.ended_at == OPEN)
+    started, ended = table.c.started_at, table.c.ended_at
+    clip_lo = case((started > lo, started), else_=lo)
+    clip_hi = case((ended < hi, ended), else_=hi)
+    return select(_sum(case((clip_hi > clip_lo, clip_hi - clip_lo), else_=0))).where(*conditions)
+
+
+@functools.cache
+def _quarter_sum() -> Any:
+    q = t.time_quarters
+    return select(_sum(q.c.micros)).where(
+        q.c.site_id == bindparam("site"),
+        q.c.kind == bindparam("kind"),
+        q.c.status_key.in_(bindparam("keys", expanding=True)),
+        q.c.quarter >= bindparam("first"),
+        q.c.quarter < bindparam("after"),
+    )
 
 
 def _active_members(conn: Connection, site_id: int, department_id: str) -> list[str]:

@@ -6,23 +6,23 @@ from sqlalchemy import Connection
 
 from chatpulse.domain.errors import BadParameter
 from chatpulse.domain.events import normalize_uuid
-from chatpulse.domain.live import LiveState
+from chatpulse.domain.live import LiveState, SiteConfig
 from chatpulse.store import reads
 from chatpulse.store.reads import AgentNow
 
 
 def check_department(
-    conn: Connection, site_id: int, department_id: str | None, live: LiveState | None = None
+    conn: Connection, site_id: int, department_id: str | None, config: SiteConfig | None = None
 ) -> str | None:
-    """The department id in canonical form; 400 when unknown or deleted (known from the live
-    state's configuration when there is one)."""
+    """The department id in canonical form; 400 when unknown or deleted (known from the
+    configuration when the caller has it)."""
     if department_id is None:
         return None
     canonical = normalize_uuid(department_id.strip())
     if canonical is None:
         raise BadParameter("departmentId", "must be a UUID")
-    if live is not None:
-        found = live.config.departments.get(canonical)
+    if config is not None:
+        found = config.departments.get(canonical)
         state = None if found is None else not found.deleted
     else:
         state = reads.department_state(conn, site_id, canonical)

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine
 
 from chatpulse.domain.errors import BadParameter
 from chatpulse.domain.events import normalize_uuid
-from chatpulse.domain.live import LiveState
+from chatpulse.domain.live import LiveState, SiteConfig
 from chatpulse.domain.window import Window, resolve_window
 from chatpulse.store import reads
 from chatpulse.store.db import read_connection
@@ -353,6 +353,10 @@ def compute_at(
     """One view in the caller's snapshot (`row` read in it), as a server computes it when no
     cached answer serves: the views of the present moment from the site's live state in memory
     (store/live.py), moved to the snapshot's sequence first."""
+    if view == "Today":  # only the configuration: immutable, read without the state's lock
+        with live_states(engine).at(conn, site_id, row, now) as live:
+            config = live.config if live is not None else None
+        return compute(conn, site_id, view, query, now, window, config=config)
     if view not in LIVE_VIEWS:
         return compute(conn, site_id, view, query, now, window)
     with live_states(engine).at(conn, site_id, row, now) as live:
@@ -367,17 +371,21 @@ def compute(
     now: int,
     window: Window | None,
     live: LiveState | None = None,
+    config: SiteConfig | None = None,
 ) -> Any:
     """One view from the stored state, in the caller's snapshot: no cache. `live`: the site's
-    live state at the snapshot's sequence, for the views that read the present moment."""
-    department = check_department(conn, site_id, query.department_id, live)
+    live state at the snapshot's sequence, for the views that read the present moment;
+    `config`: its configuration, for Today."""
+    if live is not None:
+        config = live.config
+    department = check_department(conn, site_id, query.department_id, config)
     if view == "RightNow":
         return right_now(conn, site_id, department, live)
     if view == "Queue":
         return queue(conn, site_id, now, department, live)
     assert window is not None
     if view == "Today":
-        return today(conn, site_id, window, department)
+        return today(conn, site_id, window, department, config)
     return agents_page(
         conn,
         site_id,
