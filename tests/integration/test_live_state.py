@@ -19,9 +19,10 @@ from sqlalchemy import Engine
 
 from chatpulse.domain import reference as ref
 from chatpulse.domain.live import LiveState
+from chatpulse.ingest import ingest
 from chatpulse.store import reads, replay, sites
 from chatpulse.store.db import read_connection
-from chatpulse.store.live import events_between, live_states, load
+from chatpulse.store.live import LiveStates, events_between, live_states, load
 from chatpulse.views.request import ViewQuery, compute
 from tests.integration.procs import ServerProcess
 from tests.integration.test_views_match_reference import NOWS, World, iso, make_log, micros
@@ -278,3 +279,45 @@ def test_after_a_kill_mid_ingest_memory_equals_a_rebuild_from_the_log(
 def _without_wait_times(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The Queue without the visitors' waits so far (the clock moved between the answers)."""
     return [{**row, "visitors": [{**v, "waitTime": None} for v in row["visitors"]]} for row in rows]
+
+
+# ---------------------------------------------------------------- keeping memory bounded
+
+
+def _visitors(engine: Engine, site_id: int, first: int, count: int) -> None:
+    now = micros(NOWS[0])
+    batch = [
+        {
+            "id": str(uuid.uuid4()),
+            "type": "visitor.arrived",
+            "occurredAt": iso(now - 60_000_000),
+            "data": {"visitorId": uid("visitor", n)},
+        }
+        for n in range(first, first + count)
+    ]
+    assert ingest(engine, site_id, batch, now).accepted == count
+
+
+def _read(states: LiveStates, engine: Engine, site_id: int) -> int:
+    """The visitors on site the live state says, at the committed sequence."""
+    with read_connection(engine) as conn:
+        row = reads.site_versions(conn, site_id)
+        with states.at(conn, site_id, row, micros(NOWS[0])) as state:
+            assert state is not None
+            return state.figures("")["visitors_on_site"]
+
+
+def test_a_state_far_behind_is_loaded_anew_and_the_least_recent_site_dropped(
+    engine: Engine,
+) -> None:
+    one = sites.create_site(engine, "one", "UTC", 0).id
+    two = sites.create_site(engine, "two", "UTC", 0).id
+    states = LiveStates(max_sites=1, fold_at_most=3)
+    assert (_read(states, engine, one), states.loads) == (0, 1)
+    _visitors(engine, one, 1, 3)  # three behind: folded
+    assert (_read(states, engine, one), states.loads) == (3, 1)
+    _visitors(engine, one, 4, 4)  # four behind: loaded from the projections
+    assert (_read(states, engine, one), states.loads) == (7, 2)
+    assert (_read(states, engine, two), states.loads) == (0, 3)  # site one dropped
+    assert states.peek(one) is None
+    assert (_read(states, engine, one), states.loads) == (7, 4)

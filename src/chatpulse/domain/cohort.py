@@ -6,6 +6,8 @@ summed per minute of request, so that a day's figures need not rescan every chat
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from chatpulse.domain.chat import ABANDONED, ENDED, SWITCHED, ChatRecord
 
 COHORT_FIELDS = (
@@ -63,6 +65,28 @@ def contribution(chat: ChatRecord) -> tuple[int, ...]:
 
 def minute_of(instant: int) -> int:
     return instant // MINUTE
+
+
+# A chat's share of the sums: (cohort department, minute of request, contribution).
+Share = tuple[str | None, int, tuple[int, ...]]
+
+
+def share_of(chat: ChatRecord) -> Share:
+    return (chat.cohort_department_id, minute_of(chat.requested_at), contribution(chat))
+
+
+def moves(changes: Iterable[tuple[int, Share]]) -> dict[tuple[str, int], tuple[int, ...]]:
+    """The per-minute sums' changes, keyed (department key, minute): "" the site's, else the
+    cohort department's, for shares added (+1) or taken (−1). Changes that cancel are left out."""
+    deltas: dict[tuple[str, int], list[int]] = {}
+    for sign, (department, minute, amount) in changes:
+        for key in ("", department) if department else ("",):
+            sums = deltas.get((key, minute))
+            if sums is None:
+                sums = deltas[(key, minute)] = [0] * len(COHORT_FIELDS)
+            for i, value in enumerate(amount):
+                sums[i] += sign * value
+    return {key: tuple(sums) for key, sums in deltas.items() if any(sums)}
 
 
 def add(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, insert, select, update
@@ -15,7 +15,7 @@ from chatpulse.domain.chat import (
     InvitationRecord,
     VisitorRecord,
 )
-from chatpulse.domain.cohort import COHORT_FIELDS, ZERO, add, contribution, minute_of
+from chatpulse.domain.cohort import Share, share_of
 from chatpulse.domain.events import Event
 from chatpulse.domain.intervals import union_of
 from chatpulse.domain.projector import Projector
@@ -23,7 +23,7 @@ from chatpulse.domain.rollups import BUSY, STATUS
 from chatpulse.domain.timeutil import format_instant, format_instant_exact
 from chatpulse.store import live_totals, rollups
 from chatpulse.store import tables as t
-from chatpulse.store.db import WRITE, add_to_rows, set_rows, write_lock
+from chatpulse.store.db import WRITE, set_rows, write_lock
 from chatpulse.store.notify import announce
 from chatpulse.store.records import (
     AGENT_COLUMNS,
@@ -37,6 +37,8 @@ from chatpulse.store.records import (
     from_row,
     to_row,
 )
+
+T = TypeVar("T")
 
 
 def encode_data(data: dict[str, Any]) -> str:
@@ -56,7 +58,7 @@ class IngestTransaction:
         # What the committed batch marked (_record_departments); None: every department.
         self.changed_departments: frozenset[str] | None = None
         # Each loaded chat's share of the Today sums before the batch: (department, minute, sums).
-        self._cohort_before: dict[str, tuple[str | None, int, tuple[int, ...]]] = {}
+        self._cohort_before: dict[str, Share] = {}
         # Each loaded agent's status and ongoing chats before the batch (its live totals share).
         self._live_before: dict[str, tuple[str | None, int]] = {}
         self._chats_before: dict[str, live_totals.ChatState] = {}
@@ -156,10 +158,7 @@ class IngestTransaction:
             row.chat_id: from_row(ChatRecord, row._mapping, CHAT_COLUMNS)
             for row in _in_chunks(conn, t.chats, t.chats.c.chat_id, site, chat_ids)
         }
-        self._cohort_before = {
-            chat_id: (c.cohort_department_id, minute_of(c.requested_at), contribution(c))
-            for chat_id, c in chats.items()
-        }
+        self._cohort_before = {chat_id: share_of(c) for chat_id, c in chats.items()}
         self._chats_before = {
             chat_id: (c.state, c.department_id, c.route_department_id)
             for chat_id, c in chats.items()
@@ -435,28 +434,16 @@ class IngestTransaction:
             )
         ).all()
         merged = union_of(spans)
-        old = conn.execute(
-            select(b.c.started_at, b.c.ended_at).where(
-                b.c.site_id == site, b.c.agent_id == agent_id
+        old = {
+            row.busy_no: (row.started_at, row.ended_at)
+            for row in conn.execute(
+                select(b.c.busy_no, b.c.started_at, b.c.ended_at).where(
+                    b.c.site_id == site, b.c.agent_id == agent_id
+                )
             )
-        ).all()
-        rollups.add_spans(conn, site, BUSY, (("", a, e) for a, e in old), sign=-1)
-        rollups.add_spans(conn, site, BUSY, (("", a, e) for a, e in merged))
-        conn.execute(delete(b).where(b.c.site_id == site, b.c.agent_id == agent_id))
-        if merged:
-            conn.execute(
-                insert(b),
-                [
-                    {
-                        "site_id": site,
-                        "agent_id": agent_id,
-                        "busy_no": n,
-                        "started_at": a,
-                        "ended_at": e,
-                    }
-                    for n, (a, e) in enumerate(merged, start=1)
-                ],
-            )
+        }
+        new = [(n, a, e) for n, (a, e) in enumerate(merged, start=1)]
+        replace_busy_intervals(conn, site, agent_id, old, new)
         open_since = merged[-1][0] if merged and merged[-1][1] == OPEN else None
         conn.execute(
             update(s)
@@ -466,24 +453,49 @@ class IngestTransaction:
 
     def _add_cohort_changes(self, chats: Iterable[ChatRecord]) -> None:
         """Move each changed chat's share of the Today sums in the per-minute rollup."""
-        deltas: dict[tuple[str, int], tuple[int, ...]] = {}
-
-        def shift(department: str | None, minute: int, amount: tuple[int, ...]) -> None:
-            for key in ("", department) if department else ("",):
-                deltas[(key, minute)] = add(deltas.get((key, minute), ZERO), amount)
-
+        changes: list[tuple[int, Share]] = []
         for chat in chats:
             before = self._cohort_before.get(chat.chat_id)
             if before is not None and not chat.is_new:
-                shift(before[0], before[1], tuple(-x for x in before[2]))
-            shift(chat.cohort_department_id, minute_of(chat.requested_at), contribution(chat))
-        rows = [
-            {"site_id": self.site_id, "department_key": key, "minute": minute}
-            | dict(zip(COHORT_FIELDS, amount, strict=True))
-            for (key, minute), amount in deltas.items()
-            if any(amount)
-        ]
-        add_to_rows(self.conn, t.cohort_minutes, ("site_id", "department_key", "minute"), rows)
+                changes.append((-1, before))
+            changes.append((1, share_of(chat)))
+        rollups.add_cohorts(self.conn, self.site_id, changes)
+
+
+def replace_busy_intervals(
+    conn: Connection,
+    site_id: int,
+    agent_id: str,
+    old: dict[int, tuple[int, int]],
+    new: Sequence[tuple[int, int, int]],
+) -> None:
+    """Swap an agent's busy intervals `old` (number → (start, end)) for `new` ((number, start,
+    end)), the per-quarter sums with them: the one way busy intervals are rewritten (an
+    out-of-order boundary here, `prune`)."""
+    b = t.busy_intervals
+    rollups.add_spans(conn, site_id, BUSY, (("", a, e) for a, e in old.values()), sign=-1)
+    rollups.add_spans(conn, site_id, BUSY, (("", a, e) for _, a, e in new))
+    numbers = sorted(old)
+    for chunk in _chunked(numbers):
+        conn.execute(
+            delete(b).where(
+                b.c.site_id == site_id, b.c.agent_id == agent_id, b.c.busy_no.in_(chunk)
+            )
+        )
+    if new:
+        conn.execute(
+            insert(b),
+            [
+                {
+                    "site_id": site_id,
+                    "agent_id": agent_id,
+                    "busy_no": n,
+                    "started_at": a,
+                    "ended_at": e,
+                }
+                for n, a, e in new
+            ],
+        )
 
 
 def _in_chunks(
@@ -496,7 +508,7 @@ def _in_chunks(
         )
 
 
-def _chunked(items: list[str], size: int = 500) -> Iterator[list[str]]:
+def _chunked(items: list[T], size: int = 500) -> Iterator[list[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 

@@ -10,8 +10,10 @@ request folded a later one) is not used, and the view reads the projections inst
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -25,6 +27,8 @@ from chatpulse.domain.rollups import WAIT_MINUTE
 from chatpulse.store import tables as t
 from chatpulse.store.records import AGENT_COLUMNS, CHAT_COLUMNS, VISITOR_COLUMNS, from_row
 from chatpulse.store.versions import SiteRow
+
+log = logging.getLogger(__name__)
 
 # How far back memory keeps ended waits: the Queue's hour, and a few minutes of clock skew.
 KEEP_WAITS_US = 65 * WAIT_MINUTE
@@ -121,14 +125,22 @@ def events_between(
     return [(r.seq, Event(r.id, r.type, r.occurred_at, orjson.loads(r.data))) for r in rows]
 
 
+# A state this far behind its reader is loaded anew rather than folded (a bulk import by
+# another worker): loading costs what the site has now, folding what happened since.
+FOLD_AT_MOST = 20_000
+
+
 class LiveStates:
     """The live states of one process, per site, each behind its own lock: a view reads a state
-    while holding it, so that nobody folds it under the reader."""
+    while holding it, so that nobody folds it under the reader. At most `max_sites` are kept,
+    the least recently read dropped first (loaded again from the projections when asked)."""
 
-    def __init__(self) -> None:
-        self._states: dict[int, LiveState] = {}
+    def __init__(self, max_sites: int = 1000, fold_at_most: int = FOLD_AT_MOST) -> None:
+        self._states: OrderedDict[int, LiveState] = OrderedDict()
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._max_sites = max_sites
+        self._fold_at_most = fold_at_most
         self.loads = 0  # how many times a state was loaded whole (tests, metrics)
 
     def _lock(self, site_id: int) -> threading.Lock:
@@ -145,12 +157,7 @@ class LiveStates:
         """The site's live state at the snapshot's sequence (None when memory is past it),
         held for the block."""
         with self._lock(site_id):
-            state = self._states.get(site_id)
-            if state is None or state.config.version != row.config_version:
-                state = self._states[site_id] = load(conn, site_id, row, now)
-                self.loads += 1
-            elif state.sequence < row.last_sequence:
-                state.fold(events_between(conn, site_id, state.sequence, row.last_sequence))
+            state = self._current(conn, site_id, row, now)
             if state.sequence != row.last_sequence:
                 yield None
                 return
@@ -158,12 +165,41 @@ class LiveStates:
                 state.forget_before(now - KEEP_WAITS_US)
             yield state
 
+    def _current(self, conn: Connection, site_id: int, row: SiteRow, now: int) -> LiveState:
+        """The state moved to the snapshot, or loaded whole from it (under the site's lock)."""
+        state = self._states.get(site_id)
+        behind = row.last_sequence - state.sequence if state is not None else 0
+        if (
+            state is not None
+            and state.config.version == row.config_version
+            and behind <= self._fold_at_most
+        ):
+            if behind > 0:
+                try:
+                    state.fold(events_between(conn, site_id, state.sequence, row.last_sequence))
+                except Exception:
+                    # Never serve a state folded halfway: the projections give it whole.
+                    log.exception("live state of site %s failed to fold; loading it", site_id)
+                    state = None
+            if state is not None:
+                with self._guard:
+                    self._states.move_to_end(site_id)
+                return state
+        state = load(conn, site_id, row, now)
+        self.loads += 1
+        with self._guard:
+            self._states[site_id] = state
+            self._states.move_to_end(site_id)
+            while len(self._states) > self._max_sites:
+                self._states.popitem(last=False)
+        return state
+
     def peek(self, site_id: int) -> LiveState | None:
         """The state as it stands (tests)."""
         return self._states.get(site_id)
 
     def forget(self, site_id: int) -> None:
-        with self._lock(site_id):
+        with self._lock(site_id), self._guard:
             self._states.pop(site_id, None)
 
 

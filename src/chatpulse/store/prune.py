@@ -10,18 +10,17 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, delete, func, select, update
 
 from chatpulse.domain.chat import FINAL_STATES, OPEN, ChatRecord
-from chatpulse.domain.cohort import COHORT_FIELDS, contribution, minute_of
+from chatpulse.domain.cohort import share_of
 from chatpulse.domain.intervals import union_of
-from chatpulse.domain.rollups import BUSY, STATUS
+from chatpulse.domain.rollups import STATUS
 from chatpulse.domain.timeutil import UTC, format_instant_exact, is_date_only, parse_iso, to_micros
 from chatpulse.domain.window import load_zone, local_midnight
 from chatpulse.store import live_totals, rollups
 from chatpulse.store import tables as t
-from chatpulse.store.db import add_to_rows
-from chatpulse.store.eventlog import IngestTransaction
+from chatpulse.store.eventlog import IngestTransaction, replace_busy_intervals
 from chatpulse.store.records import CHAT_COLUMNS, from_row
 
 BATCH = 2_000  # events (and so at most as many rows of each table) per write transaction
@@ -312,28 +311,16 @@ def _prune_chats(
 def _take_cohort_shares(
     conn: Connection, site_id: int, chats: list[ChatRecord], result: PruneResult
 ) -> None:
-    deltas: dict[tuple[str, int], list[int]] = {}
-    for chat in chats:
-        minute = minute_of(chat.requested_at)
-        share = contribution(chat)
-        keys = ("", chat.cohort_department_id) if chat.cohort_department_id else ("",)
-        for key in keys:
-            sums = deltas.setdefault((key, minute), [0] * len(COHORT_FIELDS))
-            for i, value in enumerate(share):
-                sums[i] -= value
-    rows = [
-        {"site_id": site_id, "department_key": key, "minute": minute}
-        | dict(zip(COHORT_FIELDS, sums, strict=True))
-        for (key, minute), sums in deltas.items()
-    ]
-    add_to_rows(conn, t.cohort_minutes, ("site_id", "department_key", "minute"), rows)
+    taken = [(-1, share_of(chat)) for chat in chats]
+    rollups.add_cohorts(conn, site_id, taken)
     # `total` counts the chats of the minute: a row at 0 sums no chat any more.
     r = t.cohort_minutes
-    by_key: dict[str, list[int]] = {}
-    for key, minute in deltas:
-        by_key.setdefault(key, []).append(minute)
+    by_key: dict[str, set[int]] = {}
+    for _, (department, minute, _amount) in taken:
+        for key in ("", department) if department else ("",):
+            by_key.setdefault(key, set()).add(minute)
     for key, minutes in by_key.items():
-        for chunk in _chunks(minutes):
+        for chunk in _chunks(sorted(minutes)):
             removed = conn.execute(
                 delete(r).where(
                     r.c.site_id == site_id,
@@ -400,24 +387,17 @@ def _recompute_busy(
     # highest in use, held by the open stretch. So the rewritten stretches take the highest of
     # the freed numbers in time order (the open one, last, keeps the highest); the extra ones a
     # split needs go below every number in use.
-    rollups.add_spans(conn, site_id, BUSY, [("", a, e) for a, e in old.values()], sign=-1)
-    rollups.add_spans(conn, site_id, BUSY, [("", a, e) for a, e in new])
     numbers = sorted(old)
-    conn.execute(delete(b).where(*mine, b.c.busy_no.in_(numbers)))
     if len(new) > len(numbers):
         lowest = conn.execute(select(func.min(b.c.busy_no)).where(*mine)).scalar()
         below = min(lowest if lowest is not None else numbers[0], numbers[0])
         numbers = list(range(below - (len(new) - len(numbers)), below)) + numbers
-    written = [
-        {"site_id": site_id, "agent_id": agent_id, "busy_no": n, "started_at": a, "ended_at": e}
-        for n, (a, e) in zip(numbers[len(numbers) - len(new) :], new, strict=True)
-    ]
-    if written:
-        conn.execute(insert(b), written)
+    written = [(n, a, e) for n, (a, e) in zip(numbers[len(numbers) - len(new) :], new, strict=True)]
+    replace_busy_intervals(conn, site_id, agent_id, old, written)
     values: dict[str, Any] = {}
     before = union_of(old.values())
     if before[-1][1] == OPEN and written:  # the open stretch was rewritten: ingest must find it
-        values["busy_no"] = written[-1]["busy_no"]
+        values["busy_no"] = written[-1][0]
         if new[-1] != before[-1]:
             values["busy_since"] = new[-1][0]
     hm = (h.c.site_id == site_id, h.c.agent_id == agent_id)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from chatpulse.domain.chat import OPEN
+from chatpulse.domain.cohort import COHORT_FIELDS, Share, moves
 from chatpulse.domain.rollups import (
     BUSY,
     STATUS,
@@ -70,6 +71,16 @@ def add_spans(
         if value
     ]
     add_to_rows(conn, t.time_quarters, ("site_id", "kind", "status_key", "quarter"), rows)
+
+
+def add_cohorts(conn: Connection, site_id: int, chats: Iterable[tuple[int, Share]]) -> None:
+    """Add (+1) or take away (−1) chats' shares of the Today sums (domain/cohort.py)."""
+    rows = [
+        {"site_id": site_id, "department_key": key, "minute": minute}
+        | dict(zip(COHORT_FIELDS, amount, strict=True))
+        for (key, minute), amount in moves(chats).items()
+    ]
+    add_to_rows(conn, t.cohort_minutes, ("site_id", "department_key", "minute"), rows)
 
 
 def drop_empty(conn: Connection, site_id: int) -> int:
