@@ -31,7 +31,7 @@ def config() -> SiteConfig:
         doc = {"id": agent_id, "displayName": agent_id.upper()}
         return AgentConfig(agent_id, agent_id.upper(), agent_id, capacity, active, departments, doc)
 
-    return SiteConfig(
+    return SiteConfig.of(
         1,
         {
             "a1": agent("a1", 3, (D1,)),

@@ -10,7 +10,7 @@ event about an entity memory no longer keeps (a rating of an ended chat) changes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,12 +71,44 @@ class DepartmentConfig:
 @dataclass(frozen=True, slots=True)
 class SiteConfig:
     """A site's configuration at one version: every agent (known ones, active or not), the type
-    of every status, every department."""
+    of every status, every department; and what the views ask of them often, worked out once."""
 
     version: int
     agents: dict[str, AgentConfig]
     status_types: dict[str, str]
     departments: dict[str, DepartmentConfig]
+    members: dict[str, list[str]] = field(default_factory=dict)  # active ones, per department
+    active: list[str] = field(default_factory=list)
+    inactive: list[str] = field(default_factory=list)
+    logged_in: list[str] = field(default_factory=list)  # statuses of type online or away
+    listed: list[Any] = field(default_factory=list)  # the site's Queue's departments, in order
+
+    @classmethod
+    def of(
+        cls,
+        version: int,
+        agents: dict[str, AgentConfig],
+        status_types: dict[str, str],
+        departments: dict[str, DepartmentConfig],
+    ) -> SiteConfig:
+        members: dict[str, list[str]] = {}
+        for agent in agents.values():
+            if agent.active:
+                for department_id in agent.departments:
+                    members.setdefault(department_id, []).append(agent.agent_id)
+        listed = [d.doc for d in departments.values() if d.available and not d.deleted]
+        listed.sort(key=lambda doc: (doc["name"].casefold(), doc["id"]))
+        return cls(
+            version,
+            agents,
+            status_types,
+            departments,
+            members,
+            [a.agent_id for a in agents.values() if a.active],
+            [a.agent_id for a in agents.values() if not a.active],
+            [s for s, kind in status_types.items() if kind in (ONLINE, AWAY)],
+            listed,
+        )
 
     def status_type(self, status_id: str | None) -> str:
         if status_id is None:
@@ -85,21 +117,17 @@ class SiteConfig:
 
     def inactive_agents(self) -> list[str]:
         """The agents the views do not count: deactivated or deleted."""
-        return [a.agent_id for a in self.agents.values() if not a.active]
+        return self.inactive
 
     def logged_in_statuses(self) -> list[str]:
-        """The statuses of type online or away."""
-        return [s for s, kind in self.status_types.items() if kind in (ONLINE, AWAY)]
+        return self.logged_in
 
     def active_members(self, department_id: str) -> list[str]:
-        return [
-            a.agent_id for a in self.agents.values() if a.active and department_id in a.departments
-        ]
+        return self.members.get(department_id, [])
 
     def queue_departments(self) -> list[Any]:
         """The departments the site's Queue lists: not deleted, available in live chat, by name."""
-        docs = [d.doc for d in self.departments.values() if d.available and not d.deleted]
-        return sorted(docs, key=lambda doc: (doc["name"].casefold(), doc["id"]))
+        return self.listed
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +184,8 @@ class LiveState:
     totals: dict[str, list[int]] = field(default_factory=dict)
     # The Agents view's order of the active agents (of a department), at `sequence`.
     orders: dict[str | None, list[str]] = field(default_factory=dict)
+    # The waiting chats, all (None) and by route department, at `sequence` (`open_waits`).
+    waiting: dict[str | None, list[ChatRecord]] | None = None
 
     @classmethod
     def start(
@@ -203,6 +233,7 @@ class LiveState:
             if sequence <= self.sequence:
                 continue
             self.orders.clear()
+            self.waiting = None
             assert sequence == self.sequence + 1, "events are folded in sequence order"
             touched = self._touched(event)
             for agent_id in touched[0]:
@@ -312,12 +343,11 @@ class LiveState:
         if order is None:
             rank = {ONLINE: 0, AWAY: 1}
             keyed = []
-            for agent in self.config.agents.values():
-                if not agent.active or (
-                    department_id is not None and department_id not in agent.departments
-                ):
-                    continue
-                live = self.agents.get(agent.agent_id)
+            config = self.config
+            ids = config.active if department_id is None else config.active_members(department_id)
+            for agent_id in ids:
+                agent = config.agents[agent_id]
+                live = self.agents.get(agent_id)
                 status_id = live.status_id if live else None
                 ongoing = live.ongoing_chats if live else 0
                 kind = rank.get(self.config.status_type(status_id), 2)
@@ -351,13 +381,18 @@ class LiveState:
             del self.ended_sums[minute]
         self.horizon = horizon
 
-    def open_waits(self, department_id: str | None) -> Iterator[ChatRecord]:
-        """The chats waiting now (routed to `department_id` only, if given)."""
-        for chat in self.chats.values():
-            if chat.state == WAITING and (
-                department_id is None or chat.route_department_id == department_id
-            ):
-                yield chat
+    def open_waits(self, department_id: str | None) -> list[ChatRecord]:
+        """The chats waiting now (routed to `department_id` only, if given); grouped once per
+        sequence for every department's Queue."""
+        if self.waiting is None:
+            waiting: dict[str | None, list[ChatRecord]] = {None: []}
+            for chat in self.chats.values():
+                if chat.state == WAITING:
+                    waiting[None].append(chat)
+                    if chat.route_department_id is not None:
+                        waiting.setdefault(chat.route_department_id, []).append(chat)
+            self.waiting = waiting
+        return self.waiting.get(department_id, [])
 
     def ended_waits(self, now: int, department_id: str | None) -> dict[Target, WaitSums] | None:
         """Per route target, the waits that ended in (now − 60 min, now] and (now − 30 min, now];
@@ -391,11 +426,17 @@ class LiveState:
                         sums.switched_30 += wait.outcome == WAIT_SWITCHED
                 continue
             recent = minute > middle  # wholly inside both windows, else inside the hour only
-            for target, (count, total, abandoned, switched) in self.ended_sums.get(
-                minute, {}
-            ).items():
-                if department_id is not None and target[0] != department_id:
-                    continue
+            of_minute = self.ended_sums.get(minute)
+            if not of_minute:
+                continue
+            if department_id is not None:
+                own = of_minute.get((department_id, None))
+                items: Iterable[tuple[Target, list[int]]] = (
+                    [((department_id, None), own)] if own else ()
+                )
+            else:
+                items = of_minute.items()
+            for target, (count, total, abandoned, switched) in items:
                 sums = row(target)
                 sums.count_60 += count
                 sums.total_60 += total
@@ -437,12 +478,9 @@ def ended_wait(
     started_at: int,
     outcome: str | None,
 ) -> EndedWait:
-    return EndedWait(
-        ended_at,
-        (route_department_id or None, route_agent_id or None),
-        ended_at - started_at,
-        outcome,
-    )
+    # The route target (METRICS.md §1): the department when the wait was routed to one.
+    target = (route_department_id, None) if route_department_id else (None, route_agent_id or None)
+    return EndedWait(ended_at, target, ended_at - started_at, outcome)
 
 
 def _ended(wait: WaitRecord) -> EndedWait:

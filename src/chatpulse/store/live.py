@@ -77,7 +77,7 @@ def load_config(conn: Connection, site_id: int, version: int) -> SiteConfig:
             )
         )
     }
-    return SiteConfig(version, agents, status_types, departments)
+    return SiteConfig.of(version, agents, status_types, departments)
 
 
 def load(conn: Connection, site_id: int, row: SiteRow, now: int) -> LiveState:
