@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chatpulse import __version__
 from chatpulse.api import (
+    fast_paths,
     limits,
     metrics,
     openapi,
@@ -121,6 +122,7 @@ def create_app(
         routes.extend(module.router.routes)
 
     openapi.install(app, routes)
+    fast_paths.install(app, routes, {**routes_views.FAST, **routes_admin.FAST, **routes_ops.FAST})
     metrics.instrument_engine(app.state.engine)
     limits.install(app, settings)  # rate, body and stream limits (api/limits.py)
     security.install(app, settings)  # CORS, nosniff (api/security.py)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from chatpulse.api.auth import Principal, require
+from chatpulse.api.auth import Principal, authorize, require
 from chatpulse.api.openapi import AUTHENTICATED, problems
 from chatpulse.api.schemas import AgentsPage, QueueRow, RightNowModel, TodayModel
 from chatpulse.store.versions import versions_now
@@ -150,3 +151,14 @@ async def get_today(request: Request, who: Reader) -> Any:
 )
 async def get_agents(request: Request, who: Reader) -> Any:
     return await _respond(request, who, "Agents")
+
+
+def _fast(view: str) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        return await _respond(request, await authorize(request, ("realtime.read",)), view)
+
+    return handle
+
+
+# The same GETs without FastAPI's dependency machinery (api/fast_paths.py).
+FAST = {f"{router.prefix}/{view}": _fast(view) for view in ("RightNow", "Queue", "Today", "Agents")}
