@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import Engine
 
 from chatpulse.store import sites
-from tests.integration.procs import ServerProcess
+from tests.integration.procs import ServerProcess, ago
 
 ONLINE = "00000000-0000-0000-0000-000000000000"
-
-
-def _at(seconds_ago: float) -> str:
-    moment = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds_ago)
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-@pytest.fixture
-def proc(database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
-    server = ServerProcess(database_url, tmp_path / "server.log")
-    yield server
-    server.stop()
 
 
 def test_acknowledged_batch_survives_kill_and_rejected_batch_leaves_nothing(
@@ -41,7 +25,7 @@ def test_acknowledged_batch_survives_kill_and_rejected_batch_leaves_nothing(
         {
             "id": str(uuid.uuid4()),
             "type": "visitor.arrived",
-            "occurredAt": _at(30),
+            "occurredAt": ago(30),
             "data": {"visitorId": v},
         }
         for v in visitors
@@ -62,13 +46,13 @@ def test_acknowledged_batch_survives_kill_and_rejected_batch_leaves_nothing(
         {
             "id": str(uuid.uuid4()),
             "type": "visitor.left",
-            "occurredAt": _at(10),
+            "occurredAt": ago(10),
             "data": {"visitorId": visitors[0]},
         },
         {
             "id": str(uuid.uuid4()),
             "type": "chat.accepted",
-            "occurredAt": _at(10),
+            "occurredAt": ago(10),
             "data": {"chatId": str(uuid.uuid4()), "agentId": str(uuid.uuid4())},
         },
     ]

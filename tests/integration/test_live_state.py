@@ -8,8 +8,6 @@ import datetime as dt
 import random
 import threading
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,7 +22,7 @@ from chatpulse.store import reads, replay, sites
 from chatpulse.store.db import read_connection
 from chatpulse.store.live import LiveStates, events_between, live_states, load
 from chatpulse.views.request import ViewQuery, compute
-from tests.integration.procs import ServerProcess
+from tests.integration.procs import ServerProcess, ago
 from tests.integration.test_views_match_reference import NOWS, World, iso, make_log, micros
 from tests.support import Server, new_site, uid
 
@@ -150,18 +148,6 @@ def test_memory_and_projections_answer_alike_when_memory_does_not_reach_back(
 # ---------------------------------------------------------------- a crash mid-ingest
 
 
-def _at(seconds_ago: float) -> str:
-    moment = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds_ago)
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-@pytest.fixture
-def proc(database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
-    server = ServerProcess(database_url, tmp_path / "server.log")
-    yield server
-    server.stop()
-
-
 def _traffic(rng: random.Random, agents: list[str], departments: list[str]) -> list[list[Any]]:
     """Batches of whole chat lives and status changes, all within the last ten minutes."""
     batches: list[list[Any]] = [
@@ -169,7 +155,7 @@ def _traffic(rng: random.Random, agents: list[str], departments: list[str]) -> l
             {
                 "id": str(uuid.uuid4()),
                 "type": "agent.status_changed",
-                "occurredAt": _at(600),
+                "occurredAt": ago(600),
                 "data": {"agentId": a, "statusId": rng.choice([ONLINE, AWAY])},
             }
             for a in agents
@@ -191,12 +177,12 @@ def _traffic(rng: random.Random, agents: list[str], departments: list[str]) -> l
                 {
                     "id": str(uuid.uuid4()),
                     "type": kind,
-                    "occurredAt": _at(ago),
+                    "occurredAt": ago(seconds),
                     "data": {"chatId": chat, "visitorId": visitor, **data}
                     if kind == "chat.requested"
                     else {"chatId": chat, **data},
                 }
-                for kind, ago, data in events
+                for kind, seconds, data in events
             ]
         )
     return batches
