@@ -3,6 +3,7 @@ a 500, every answer as documented, every 4xx RFC 9457 problem details."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import zlib
@@ -67,7 +68,16 @@ def ndjson(ctx: schemathesis.SerializationContext, value: Any) -> dict[str, Any]
     if isinstance(value, str):
         return {"data": value.encode("utf-8", "surrogatepass")}
     items = value if isinstance(value, list) else [value]
-    return {"data": b"\n".join(orjson.dumps(item) for item in items)}
+    return {"data": b"\n".join(_json_line(item) for item in items)}
+
+
+def _json_line(item: Any) -> bytes:
+    """One JSON value; integers past 64 bits (which the generator may make, and orjson refuses)
+    written by the standard library, so the server gets to refuse them."""
+    try:
+        return orjson.dumps(item)
+    except TypeError:
+        return json.dumps(item, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
 @schema.auth(refresh_interval=None)
