@@ -307,3 +307,17 @@ def test_a_state_far_behind_is_loaded_anew_and_the_least_recent_site_dropped(
     assert (_read(states, engine, two), states.loads) == (0, 3)  # site one dropped
     assert states.peek(one) is None
     assert (_read(states, engine, one), states.loads) == (7, 4)
+
+
+def test_today_reads_the_configuration_without_loading_the_live_state(server: Server) -> None:
+    now = micros(NOWS[0])
+    server.clock.value = now
+    site = new_site(server)
+    dept = site.department(1, "Sales")["id"]
+    states = live_states(server.engine)
+    today = site.get("/api/v3/livechat/realTime/Today", departmentId=dept)
+    assert (today["chatRequests"], today["agentUtilization"]) == (0, 0.0)
+    assert states.peek(site.site_id) is None  # the configuration only
+    assert site.get("/api/v3/livechat/realTime/RightNow")["ongoingChats"] == 0
+    assert states.peek(site.site_id) is not None
+    site.http.close()

@@ -1,5 +1,5 @@
-"""The hot GETs (the four views, `GET /api/v3/site`) answered without the router's search and
-FastAPI's dependency machinery: one dictionary lookup, then the same handler code.
+"""The hot GETs (the four views, `GET /api/v3/site`, `/healthz`) answered without the router's
+search and FastAPI's dependency machinery: one dictionary lookup, then the same handler code.
 
 Installed as the router's own middleware stack, so everything around the router is unchanged:
 the middleware (request ids, HEAD, case-insensitive paths, metrics, limits, security headers)
@@ -25,8 +25,11 @@ _METHODS = ("GET", "HEAD")
 class FastPaths:
     """Exact paths → handler, in front of the router (`install`)."""
 
-    def __init__(self, app: ASGIApp, table: dict[str, tuple[APIRoute, Handler]]) -> None:
+    def __init__(
+        self, app: ASGIApp, router: Any, table: dict[str, tuple[APIRoute, Handler]]
+    ) -> None:
         self.app = app
+        self.router = router
         self.table = table
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -34,7 +37,7 @@ class FastPaths:
             found = self.table.get(scope["path"])
             if found is not None:
                 route, handler = found
-                scope.setdefault("router", self.app)
+                scope.setdefault("router", self.router)  # as the router sets it
                 scope["route"] = route
                 scope["endpoint"] = route.endpoint
                 scope["path_params"] = {}
@@ -57,4 +60,4 @@ def install(app: FastAPI, routes: Iterable[Any], handlers: dict[str, Handler]) -
             table[route.path] = (route, handlers[route.path])
     missing = set(handlers) - set(table)
     assert not missing, f"no GET route for {sorted(missing)}"
-    app.router.middleware_stack = FastPaths(app.router.middleware_stack, table)
+    app.router.middleware_stack = FastPaths(app.router.middleware_stack, app.router, table)

@@ -80,8 +80,11 @@ def load_config(conn: Connection, site_id: int, version: int) -> SiteConfig:
     return SiteConfig.of(version, agents, status_types, departments)
 
 
-def load(conn: Connection, site_id: int, row: SiteRow, now: int) -> LiveState:
-    """The live state the projections hold in this snapshot (`row` read in it)."""
+def load(
+    conn: Connection, site_id: int, row: SiteRow, now: int, config: SiteConfig | None = None
+) -> LiveState:
+    """The live state the projections hold in this snapshot (`row` read in it); `config`: the
+    site's configuration at `row`'s version, if already read."""
     s, c, v, w = t.agent_states, t.chats, t.visitors, t.waits
     agents = [
         from_row(AgentLive, dict(r._mapping), AGENT_COLUMNS)
@@ -109,7 +112,8 @@ def load(conn: Connection, site_id: int, row: SiteRow, now: int) -> LiveState:
             ).where(w.c.site_id == site_id, w.c.ended_at >= horizon, w.c.ended_at < OPEN)
         )
     ]
-    config = load_config(conn, site_id, row.config_version)
+    if config is None:
+        config = load_config(conn, site_id, row.config_version)
     return LiveState.start(row.last_sequence, config, agents, chats, visitors, horizon, ended)
 
 
@@ -137,6 +141,8 @@ class LiveStates:
 
     def __init__(self, max_sites: int = 1000, fold_at_most: int = FOLD_AT_MOST) -> None:
         self._states: OrderedDict[int, LiveState] = OrderedDict()
+        # Configurations read for a view that needs no more (Today), by site (`config_at`).
+        self._configs: OrderedDict[int, SiteConfig] = OrderedDict()
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
         self._max_sites = max_sites
@@ -165,6 +171,22 @@ class LiveStates:
                 state.forget_before(now - KEEP_WAITS_US)
             yield state
 
+    def config_at(self, conn: Connection, site_id: int, row: SiteRow) -> SiteConfig:
+        """The site's configuration at the snapshot's version: the live state's when it has
+        that version, else read and kept, without loading or folding a state (Today needs no
+        more)."""
+        state = self._states.get(site_id)
+        if state is not None and state.config.version == row.config_version:
+            return state.config
+        config = self._configs.get(site_id)
+        if config is None or config.version != row.config_version:
+            config = load_config(conn, site_id, row.config_version)
+            with self._guard:
+                self._configs[site_id] = config
+                while len(self._configs) > self._max_sites:
+                    self._configs.popitem(last=False)
+        return config
+
     def _current(self, conn: Connection, site_id: int, row: SiteRow, now: int) -> LiveState:
         """The state moved to the snapshot, or loaded whole from it (under the site's lock)."""
         state = self._states.get(site_id)
@@ -185,7 +207,10 @@ class LiveStates:
                 with self._guard:
                     self._states.move_to_end(site_id)
                 return state
-        state = load(conn, site_id, row, now)
+        config = self._configs.get(site_id)
+        if config is not None and config.version != row.config_version:
+            config = None
+        state = load(conn, site_id, row, now, config)
         self.loads += 1
         with self._guard:
             self._states[site_id] = state

@@ -525,12 +525,9 @@ def open_waits(conn: Connection, site_id: int, department_id: str | None = None)
     return list(conn.execute(query))
 
 
-EndedWaits = WaitSums  # the Queue's sums of one route target (domain/live.py)
-
-
 def ended_wait_totals(
     conn: Connection, site_id: int, now: int, department_id: str | None = None
-) -> dict[tuple[str | None, str | None], EndedWaits]:
+) -> dict[tuple[str | None, str | None], WaitSums]:
     """Per route target (the department's only, if given): waits that ended in
     (now − 60 min, now] and (now − 30 min, now].
 
@@ -541,13 +538,13 @@ def ended_wait_totals(
     lo_60, lo_30 = hi - 60 * WAIT_MINUTE, hi - 30 * WAIT_MINUTE
     first_60, after = whole_minutes(lo_60, hi)
     first_30 = whole_minutes(lo_30, hi)[0]
-    out: dict[tuple[str | None, str | None], EndedWaits] = {}
+    out: dict[tuple[str | None, str | None], WaitSums] = {}
 
-    def row_of(department: str | None, agent: str | None) -> EndedWaits:
+    def row_of(department: str | None, agent: str | None) -> WaitSums:
         key = (department or None, agent or None)
         row = out.get(key)
         if row is None:
-            row = out[key] = EndedWaits()
+            row = out[key] = WaitSums()
         return row
 
     r = t.wait_minutes

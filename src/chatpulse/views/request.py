@@ -352,10 +352,10 @@ def compute_at(
 ) -> Any:
     """One view in the caller's snapshot (`row` read in it), as a server computes it when no
     cached answer serves: the views of the present moment from the site's live state in memory
-    (store/live.py), moved to the snapshot's sequence first."""
-    if view == "Today":  # only the configuration: immutable, read without the state's lock
-        with live_states(engine).at(conn, site_id, row, now) as live:
-            config = live.config if live is not None else None
+    (store/live.py), moved to the snapshot's sequence first; Today with the configuration
+    at the snapshot's version."""
+    if view == "Today":  # only the configuration: no state loaded or folded for it
+        config = live_states(engine).config_at(conn, site_id, row)
         return compute(conn, site_id, view, query, now, window, config=config)
     if view not in LIVE_VIEWS:
         return compute(conn, site_id, view, query, now, window)
