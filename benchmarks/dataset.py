@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from chatpulse.domain.events import Event
 from chatpulse.domain.timeutil import MICROS, format_instant_exact
 from chatpulse.domain.window import load_zone
-from chatpulse.ingest import ingest
+from chatpulse.services.ingest import ingest
 from chatpulse.sim import curve
 from chatpulse.sim.model import (
     CHAT_SHARE,

@@ -67,7 +67,8 @@ from benchmarks.stream_latency import listen
 from chatpulse.store import reads
 from chatpulse.store.db import make_engine, read_connection
 from chatpulse.store.live import load
-from chatpulse.views.request import WINDOWED, ViewQuery, compute_at, window_for
+from chatpulse.views.compute import compute_at
+from chatpulse.views.query import WINDOWED, ViewQuery, window_for
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432/"
 VIEWS = "/api/v3/livechat/realTime/"

@@ -19,7 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from chatpulse.clock import Clock, SystemClock
 from chatpulse.domain.window import load_zone
-from chatpulse.store import migrate, sites
+from chatpulse.services import sites
+from chatpulse.store import migrate
 from chatpulse.store.db import DEFAULT_DATABASE_URL, DatabaseUrlError, is_sqlite, make_engine
 
 if TYPE_CHECKING:
@@ -181,11 +182,10 @@ def cmd_site_create(args: argparse.Namespace) -> int:
 def cmd_token_create(args: argparse.Namespace) -> int:
     engine = _engine(args.database)
     _ready(engine)
-    if sites.get_site(engine, args.site) is None:
+    if sites.find_site(engine, args.site) is None:
         raise CliError(f"--site: no site {args.site}")
-    scopes = tuple(dict.fromkeys(args.scope)) if args.scope else sites.DEFAULT_SCOPES
-    info, secret = sites.create_token(engine, args.site, args.name, scopes, args.clock.now())
-    print(f"token {info.id} for site {args.site}, scopes {' '.join(scopes)}", file=sys.stderr)
+    info, secret = sites.issue_token(engine, args.site, args.name, args.scope, args.clock.now())
+    print(f"token {info.id} for site {args.site}, scopes {' '.join(info.scopes)}", file=sys.stderr)
     print(secret)
     return 0
 
@@ -380,7 +380,7 @@ def _sites_to_replay(engine: Engine, site: int | None) -> list[int]:
 
     if site is None:
         return replay.site_ids(engine)
-    if sites.get_site(engine, site) is None:
+    if sites.find_site(engine, site) is None:
         raise CliError(f"--site: no site {site}")
     return [site]
 
@@ -443,7 +443,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     now = args.clock.now()
     cutoffs: dict[int, int] = {}
     for site_id in _sites_to_replay(engine, args.site):  # every cut-off checked before any work
-        site = sites.get_site(engine, site_id)
+        site = sites.find_site(engine, site_id)
         assert site is not None
         try:
             cutoffs[site_id] = prune.cutoff_of(args.before, site.time_zone, now)

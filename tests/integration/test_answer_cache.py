@@ -1,4 +1,4 @@
-"""Answers shared across requests (views/request.AnswerCache, docs/metrics.md decision 24).
+"""Answers shared across requests (views/answers.AnswerCache, docs/metrics.md decision 24).
 
 A time-dependent view may be reused while younger than CHATPULSE_VIEW_MAX_AGE_MS (1 s by
 default), never longer; any stored change — an event, a configuration write, the site's zone,
@@ -17,12 +17,13 @@ import pytest
 from sqlalchemy import Engine, text
 
 from chatpulse.clock import FixedClock
-from chatpulse.ingest import ingest
+from chatpulse.services.ingest import ingest
+from chatpulse.services.views import answer
 from chatpulse.store import sites
 from chatpulse.store.db import make_engine
 from chatpulse.store.prune import prune
 from chatpulse.store.versions import VersionProbe
-from chatpulse.views.request import ViewQuery, answer
+from chatpulse.views.query import ViewQuery
 from tests.integration.test_views_match_reference import NOWS, World, iso, make_log, micros
 from tests.support import (
     T_MICROS,
@@ -132,7 +133,7 @@ def test_a_lost_probe_connection_costs_no_answer_and_is_replaced(
     pg_site: tuple[SiteClient, Engine],
 ) -> None:
     site, engine = pg_site  # PostgreSQL's (SQLite asks PRAGMA data_version)
-    probe: VersionProbe = site.server.app.state.probe
+    probe: VersionProbe = site.server.app.state.runtime.probe
     site.department(1, "Sales")
     site.ok_events(request(site, 1, -10))
     assert waits(site) == [10]
@@ -157,7 +158,7 @@ def test_with_a_max_age_of_zero_time_dependent_views_cost_no_probe(
     try:
         with running_server(engine, clock) as srv:
             site = new_site(srv)
-            probe: VersionProbe = srv.app.state.probe
+            probe: VersionProbe = srv.app.state.runtime.probe
             site.department(1, "Sales")
             site.ok_events(request(site, 1, -10))
             assert waits(site) == [10]

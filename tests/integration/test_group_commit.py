@@ -1,4 +1,4 @@
-"""Group commit (chatpulse/ingest.py): requests that arrive while a batch of their site is being
+"""Group commit (services/ingest.py): requests that arrive while a batch of their site is being
 committed go together in the next transaction, each still all or nothing and each answered only
 after its commit; a group that cannot go as one (a rejected batch, a duplicate) goes batch by
 batch, in arrival order, with exactly the answers each batch would get alone. Real HTTP; the
@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
-from chatpulse.ingest import group_state
+from chatpulse.services.ingest import group_state
 from chatpulse.store.eventlog import IngestTransaction
 from tests.support import SiteClient, ev, uid
 

@@ -17,11 +17,12 @@ from sqlalchemy import Engine
 
 from chatpulse.domain import reference as ref
 from chatpulse.domain.live import LiveState
-from chatpulse.ingest import ingest
+from chatpulse.services.ingest import ingest
 from chatpulse.store import reads, replay, sites
 from chatpulse.store.db import read_connection
 from chatpulse.store.live import LiveStates, events_between, live_states, load
-from chatpulse.views.request import ViewQuery, compute
+from chatpulse.views.compute import compute
+from chatpulse.views.query import ViewQuery
 from tests.integration.procs import ServerProcess, ago
 from tests.integration.test_views_match_reference import NOWS, World, iso, make_log, micros
 from tests.support import Server, new_site, uid

@@ -1,5 +1,5 @@
 """PostgreSQL: another process's ingest reaches this process's stream hub by NOTIFY with the
-departments it changed, so that streams of other departments stay asleep (api/stream.py)."""
+departments it changed, so that streams of other departments stay asleep (services/stream.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import Engine
 
-from chatpulse.api.stream import StreamHub, Subscriber, listening
 from chatpulse.clock import FixedClock
-from chatpulse.ingest import ingest
+from chatpulse.services.ingest import ingest
+from chatpulse.services.runtime import Runtime
+from chatpulse.services.stream import StreamHub, Subscriber, listening
 from chatpulse.settings import Settings
 from chatpulse.store import config, sites
 from chatpulse.store.db import make_engine
@@ -53,7 +54,7 @@ def test_an_ingest_elsewhere_wakes_only_the_streams_of_its_departments(
 
     async def run() -> list[int]:
         settings = Settings(database_url=postgres_url, stream_poll_interval_ms=0)
-        hub = StreamHub(pg_engine, FixedClock(T_MICROS), settings)
+        hub = StreamHub(Runtime.start(settings, pg_engine, FixedClock(T_MICROS)))
         streams = [
             hub.subscribe(site.id, department=uid("dept", 1)),
             hub.subscribe(site.id, department=uid("dept", 2)),

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Engine
 
 from chatpulse.api import routes_stream
-from chatpulse.api.stream import StreamHub
 from chatpulse.clock import FixedClock
-from chatpulse.ingest import ingest
+from chatpulse.services.ingest import ingest
+from chatpulse.services.stream import StreamHub
 from tests.sse import Event, RawStream, SseReader
 from tests.support import AWAY, ONLINE, Server, SiteClient, ev, running_server, uid
 
@@ -119,6 +119,37 @@ def test_connect_sends_each_view_once_equal_to_its_get(site: SiteClient) -> None
     }
     queue = events[1].json()
     assert [v["waitTime"] for row in queue for v in row["visitors"]] == [120]
+
+
+def test_a_reconnect_with_last_event_id_gets_every_change_since_as_snapshots(
+    site: SiteClient,
+) -> None:
+    site.ok_events(visitor(1))
+    with stream(site, views="RightNow") as (_, reader):
+        seen = next_of(reader, "RightNow")
+    assert (seen.id, seen.json()) == ("1", {**ZERO_RIGHT_NOW, "visitorOnSite": 1})
+    site.ok_events(visitor(2), visitor(3))  # while the client was away
+    headers = {"Last-Event-ID": seen.id}
+    with site.http.stream("GET", STREAM, params={"views": "RightNow"}, headers=headers) as again:
+        first = next_of(SseReader(again.iter_lines()), "RightNow")
+    # Views are states: the first snapshot after the reconnect holds both events made since.
+    assert (first.id, first.json()) == ("3", {**ZERO_RIGHT_NOW, "visitorOnSite": 3})
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "12.5", "1" * 25])
+def test_a_last_event_id_that_is_no_sequence_is_a_400(site: SiteClient, value: str) -> None:
+    response = site.http.get(STREAM, headers={"Last-Event-ID": value})
+    message = f"must be an integer from 0 to {2**62}"
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "type": "about:blank",
+            "title": "Bad Request",
+            "status": 400,
+            "detail": f"Last-Event-ID {message}",
+            "errors": [{"field": "Last-Event-ID", "message": message}],
+        },
+    )
 
 
 def test_views_and_their_parameters_choose_what_is_sent(site: SiteClient) -> None:
@@ -318,8 +349,37 @@ def test_the_stream_is_described_in_the_openapi_document(server: Server) -> None
     with server.client() as anonymous:
         response = anonymous.get("/openapi.json")
     assert response.status_code == 200
-    answer = response.json()["paths"][STREAM]["get"]["responses"]["200"]
-    assert answer["content"] == {"text/event-stream": {"schema": {"type": "string"}}}
+    operation = response.json()["paths"][STREAM]["get"]
+    # FastAPI's own description of a Server-Sent Events answer (OpenAPI 3.2's itemSchema).
+    assert operation["responses"]["200"]["content"] == {
+        "text/event-stream": {
+            "itemSchema": {
+                "type": "object",
+                "properties": {
+                    "data": {"type": "string"},
+                    "event": {"type": "string"},
+                    "id": {"type": "string"},
+                    "retry": {"type": "integer", "minimum": 0},
+                },
+            }
+        }
+    }
+    # The parameters are those of the views, declared once (views/query.py), and the header
+    # of a reconnect.
+    assert [(p["in"], p["name"]) for p in operation["parameters"]] == [
+        ("query", "views"),
+        ("query", "departmentId"),
+        ("query", "includeStatusDistribution"),
+        ("query", "pageIndex"),
+        ("query", "pageSize"),
+        ("query", "timeZone"),
+        ("query", "utcOffset"),
+        ("query", "startTime"),
+        ("query", "endTime"),
+        ("header", "Last-Event-ID"),
+        ("query", "siteId"),
+        ("header", "x-api-siteid"),
+    ]
 
 
 def test_a_view_that_fails_mid_stream_sends_a_problem_and_ends(

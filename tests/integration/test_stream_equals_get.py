@@ -1,6 +1,6 @@
 """A stream and a GET give the same bytes after every event of a random stream.
 
-Both read `views/request.answer`, but the stream reaches it through the hub (notifications,
+Both read `services/views.answer`, but the stream reaches it through the hub (notifications,
 coalescing, shared computations, answers from memory), a GET through the route. The site-wide
 stream and a department's stream stay open while the random log (the property tests' generator)
 is ingested one event at a time; after each event the four GETs are the expected state, and each

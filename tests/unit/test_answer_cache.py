@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from chatpulse.views.request import Answer, AnswerCache
+from chatpulse.views.answers import Answer, AnswerCache
 
 SLOT = (1, "Queue", None)
 KEY = (*SLOT, (1, 42))  # (site, view, query, (configuration version, last sequence))

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chatpulse import __version__
@@ -34,13 +32,11 @@ from chatpulse.api.middleware import (
     RequestIdMiddleware,
     configure_logging,
 )
-from chatpulse.api.stream import listening
-from chatpulse.clock import Clock, SystemClock
+from chatpulse.clock import Clock
 from chatpulse.domain.errors import ChatPulseError
+from chatpulse.services.runtime import Database, Runtime, StorageError
+from chatpulse.services.stream import listening
 from chatpulse.settings import Settings
-from chatpulse.store.db import make_engine
-from chatpulse.store.sites import TokenCache
-from chatpulse.store.versions import SiteVersions, VersionProbe
 
 DESCRIPTION = """ChatPulse keeps the live state of a live-chat operation and answers the four
 questions of the Comm100 Live Chat Real Time API (Agents, Queue, Today, RightNow).
@@ -57,13 +53,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            if app.state.probe is not None:
-                await app.state.probe.close()
+            await app.state.runtime.close()
 
 
 def create_app(
     settings: Settings | None = None,
-    engine: Engine | None = None,
+    engine: Database | None = None,
     clock: Clock | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
@@ -79,30 +74,16 @@ def create_app(
         # absolute URL from the Host header. Such a path is a 404 (/wallboard/ excepted).
         redirect_slashes=False,
     )
+    runtime = Runtime.start(settings, engine, clock)
+    app.state.runtime = runtime
     app.state.settings = settings
-    app.state.engine = engine or make_engine(
-        settings.database_url, settings.pool_size, settings.pool_overflow
-    )
-    app.state.clock = clock or SystemClock()
-    app.state.tokens = TokenCache(app.state.engine, settings.token_cache_s)
-    app.state.versions = SiteVersions(app.state.engine)
-    postgres = app.state.engine.dialect.name == "postgresql"
-    app.state.probe = VersionProbe(app.state.engine) if postgres else None
-    listeners: list[Callable[[int, int, frozenset[str] | None], None]] = []
-    app.state.listeners = listeners
-
-    def notify(site_id: int, sequence: int, departments: frozenset[str] | None = None) -> None:
-        """An ingest stored events up to `sequence`, changing `departments` (None: any)."""
-        for listener in listeners:
-            listener(site_id, sequence, departments)
-
-    app.state.notify = notify
+    app.state.clock = runtime.clock
     routes_stream.install(app)
 
     app.add_exception_handler(ChatPulseError, problems.on_chatpulse_error)
     app.add_exception_handler(StarletteHTTPException, problems.on_http_error)
     app.add_exception_handler(RequestValidationError, problems.on_validation_error)
-    app.add_exception_handler(SQLAlchemyError, problems.on_database_error)
+    app.add_exception_handler(StorageError, problems.on_database_error)
     app.add_exception_handler(Exception, problems.on_unexpected)
 
     paths: list[str] = []
@@ -123,7 +104,7 @@ def create_app(
 
     openapi.install(app, routes)
     fast_paths.install(app, routes, {**routes_views.FAST, **routes_admin.FAST, **routes_ops.FAST})
-    metrics.instrument_engine(app.state.engine)
+    metrics.instrument(runtime)
     limits.install(app, settings)  # rate, body and stream limits (api/limits.py)
     security.install(app, settings)  # CORS, nosniff (api/security.py)
     app.add_middleware(metrics.MetricsMiddleware)  # inside: sees the route the router matched

@@ -13,11 +13,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
 from chatpulse.api.limits import Limits, client_of
 from chatpulse.domain.errors import BadParameter, Forbidden, Unauthorized
-from chatpulse.store import sites
+from chatpulse.services.sites import authenticate
 
 SITE_HEADER = "x-api-siteid"
 REQUIRED = (
@@ -102,10 +101,7 @@ async def authorize(request: Request, allowed: tuple[str, ...]) -> Principal:
     limits: Limits = request.app.state.limits
     client = client_of(request)
     limits.before_lookup(client)
-    # From memory for at most CHATPULSE_TOKEN_CACHE_S (store/sites.TokenCache): on the event
-    # loop, no thread; a token not in memory is looked up in a worker thread.
-    tokens: sites.TokenCache = request.app.state.tokens
-    token = tokens.remembered(secret) or await run_in_threadpool(tokens.find, secret)
+    token = await authenticate(request.app.state.runtime, secret)
     if token is None:
         limits.lookup_failed(client)
         raise Unauthorized("unknown or revoked token")

@@ -14,7 +14,6 @@ import hmac
 import os
 import threading
 import time
-import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,14 +29,13 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.multiprocess import MultiProcessCollector
-from sqlalchemy import Engine, event
-from sqlalchemy.pool import QueuePool
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatpulse.api.openapi import problems
 from chatpulse.api.problems import problem
 from chatpulse.domain.errors import FieldError
+from chatpulse.services.runtime import Runtime, pool_sizes
 
 # No `_created` series: half the text, and nothing a dashboard uses.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -211,32 +209,14 @@ class MetricsMiddleware:
                 STREAMS_OPEN.dec()
 
 
-_pools: weakref.WeakSet[Any] = weakref.WeakSet()
 _sampler: threading.Thread | None = None
 SAMPLE_SECONDS = 1.0
 
 
-def instrument_engine(engine: Engine) -> None:
-    """The query-time histogram for `engine`, and its pool in the pool gauges (once each)."""
+def instrument(runtime: Runtime) -> None:
+    """The query-time histogram for the runtime's engine, and its pool in the pool gauges."""
     global _sampler
-    if engine.pool in _pools:
-        return
-    _pools.add(engine.pool)
-    observe = QUERY_DURATION.observe
-    clock = time.perf_counter
-
-    def before(
-        _conn: Any, _cursor: Any, _stmt: Any, _params: Any, context: Any, _many: Any
-    ) -> None:
-        context._chatpulse_started = clock()
-
-    def after(_conn: Any, _cursor: Any, _stmt: Any, _params: Any, context: Any, _many: Any) -> None:
-        started = getattr(context, "_chatpulse_started", None)
-        if started is not None:
-            observe(clock() - started)
-
-    event.listen(engine, "before_cursor_execute", before)
-    event.listen(engine, "after_cursor_execute", after)
+    runtime.instrument(QUERY_DURATION.observe)
     sample_pools()
     if os.environ.get(MULTIPROC_ENV) and _sampler is None:
         # A scrape reaches one worker: the others publish their pools on their own.
@@ -247,12 +227,7 @@ def instrument_engine(engine: Engine) -> None:
 def sample_pools() -> None:
     """Set the pool gauges from this process's pools (read at scrape time, and every second in
     multiprocess mode)."""
-    size = checked_out = overflow = 0
-    for pool in list(_pools):
-        if isinstance(pool, QueuePool):
-            size += pool.size()
-            checked_out += pool.checkedout()
-            overflow += max(0, pool.overflow())
+    size, checked_out, overflow = pool_sizes()
     POOL_SIZE.set(size)
     POOL_CHECKED_OUT.set(checked_out)
     POOL_OVERFLOW.set(overflow)

@@ -8,13 +8,12 @@ from typing import Any
 
 import orjson
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from chatpulse.domain.errors import ChatPulseError, FieldError
+from chatpulse.services.runtime import is_unavailable
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = 5
@@ -148,29 +147,10 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
     return problem(status, f"{first.field} {first.message}", errors)
 
 
-_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o")
-
-
-def is_database_unavailable(exc: BaseException) -> bool:
-    """The database cannot be reached or is busy: worth retrying, not a bug."""
-    if isinstance(exc, SQLAlchemyTimeoutError):  # no pooled connection came free in time
-        return True
-    if not isinstance(exc, DBAPIError):
-        return False
-    if exc.connection_invalidated:
-        return True
-    if not isinstance(exc, OperationalError):
-        return False
-    if type(exc.orig).__module__.startswith("sqlite3"):  # sqlite3 says OperationalError for
-        text = str(exc.orig).lower()  # schema errors too: only these mean "try again"
-        return any(word in text for word in _SQLITE_UNAVAILABLE)
-    return True  # psycopg: the connection failed or broke
-
-
 async def on_database_error(request: Request, exc: Exception) -> Response:
     """503 with Retry-After while the database is unreachable; any other database error is
     unexpected (500, logged with its traceback)."""
-    if not is_database_unavailable(exc):
+    if not is_unavailable(exc):
         return _internal_error(request, exc)
     logging.getLogger("chatpulse").warning(
         "database unavailable: %s",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from chatpulse.api.auth import Principal, authorize, require
 from chatpulse.api.openapi import AUTHENTICATED, WITH_BODY, problems
@@ -14,10 +13,7 @@ from chatpulse.api.schemas import NewTokenModel, SiteBody, SiteModel, TokenBody,
 from chatpulse.domain.errors import FieldError, InvalidBody, NotFound
 from chatpulse.domain.events import normalize_uuid
 from chatpulse.domain.timeutil import format_instant
-from chatpulse.domain.window import load_zone
-from chatpulse.store import sites
-from chatpulse.store.sites import ALL_SCOPES, DEFAULT_SCOPES, TokenInfo
-from chatpulse.store.versions import query_versions, versions_now
+from chatpulse.services import sites
 
 router = APIRouter(prefix="/api/v3", tags=["Site and tokens"], responses=problems(*AUTHENTICATED))
 Anyone = Annotated[Principal, Depends(require())]
@@ -34,15 +30,7 @@ async def get_site(request: Request, who: Anyone) -> Any:
 
 
 async def _site(request: Request, who: Principal) -> Response:
-    state = request.app.state
-    versions = await versions_now(state.versions, state.probe, who.site_id, ())
-    row = versions.read(who.site_id) if versions is not None else None
-    if row is None:  # not from memory (SQLite busy, no probe): one statement in a worker thread
-        queried = await run_in_threadpool(query_versions, state.engine, who.site_id, ())
-        row = queried.read(who.site_id)
-    if row is None:
-        raise NotFound("site")
-    return Json(_site_doc(sites.Site(who.site_id, row.name, row.time_zone or "UTC")))
+    return Json(_site_doc(await sites.current_site(request.app.state.runtime, who.site_id)))
 
 
 async def _fast_site(request: Request) -> Response:
@@ -57,13 +45,11 @@ FAST = {"/api/v3/site": _fast_site}
 def put_site(request: Request, who: Admin, body: SiteBody) -> Any:
     if body.id is not None and body.id != who.site_id:
         raise InvalidBody([FieldError("id", "must be the id of this token's site")])
-    if load_zone(body.timeZone) is None:
-        raise InvalidBody([FieldError("timeZone", "must be an IANA time zone name")])
-    site = sites.update_site(request.app.state.engine, who.site_id, body.name, body.timeZone)
+    site = sites.update_site(request.app.state.runtime, who.site_id, body.name, body.timeZone)
     return Json(_site_doc(site))
 
 
-def _token_doc(token: TokenInfo) -> dict[str, Any]:
+def _token_doc(token: sites.TokenInfo) -> dict[str, Any]:
     return {
         "id": token.id,
         "name": token.name,
@@ -74,20 +60,15 @@ def _token_doc(token: TokenInfo) -> dict[str, Any]:
 
 @router.get("/tokens", response_model=list[TokenModel])
 def list_tokens(request: Request, who: Admin) -> Any:
-    return Json([_token_doc(t) for t in sites.list_tokens(request.app.state.engine, who.site_id)])
+    return Json([_token_doc(t) for t in sites.list_tokens(request.app.state.runtime, who.site_id)])
 
 
 @router.post(
     "/tokens", status_code=201, response_model=NewTokenModel, responses=problems(*WITH_BODY)
 )
 def create_token(request: Request, who: Admin, body: TokenBody) -> Any:
-    scopes = tuple(dict.fromkeys(body.scopes)) if body.scopes is not None else DEFAULT_SCOPES
-    unknown = [s for s in scopes if s not in ALL_SCOPES]
-    if unknown or not scopes:
-        message = f"must be some of {', '.join(ALL_SCOPES)}"
-        raise InvalidBody([FieldError("scopes", message)])
     info, secret = sites.create_token(
-        request.app.state.engine, who.site_id, body.name, scopes, request.app.state.clock.now()
+        request.app.state.runtime, who.site_id, body.name, body.scopes
     )
     return Json({**_token_doc(info), "token": secret}, 201)
 
@@ -95,9 +76,7 @@ def create_token(request: Request, who: Admin, body: TokenBody) -> Any:
 @router.delete("/tokens/{token_id}", status_code=204, responses=problems(404))
 def revoke_token(request: Request, who: Admin, token_id: str) -> Response:
     key = normalize_uuid(token_id)
-    now = request.app.state.clock.now()
-    if key is None or not sites.revoke_token(request.app.state.engine, who.site_id, key, now):
+    if key is None or not sites.revoke_token(request.app.state.runtime, who.site_id, key):
         raise NotFound("token")
-    request.app.state.tokens.forget(key)  # its next request here is refused
     request.app.state.stream_hub.revoke(key)  # this process's streams of the token end now
     return Response(status_code=204)

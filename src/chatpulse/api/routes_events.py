@@ -15,7 +15,6 @@ from chatpulse.api.openapi import AUTHENTICATED, WITH_BODY, problems
 from chatpulse.api.responses import Json
 from chatpulse.api.schemas import EventsPage, IngestAnswer
 from chatpulse.domain.errors import (
-    BadParameter,
     FieldError,
     InvalidBody,
     MalformedBody,
@@ -23,9 +22,8 @@ from chatpulse.domain.errors import (
     UnsupportedMediaType,
 )
 from chatpulse.domain.events import EVENT_TYPES
-from chatpulse.ingest import ingest
-from chatpulse.store import sites
-from chatpulse.store.eventlog import read_events
+from chatpulse.domain.params import int_param
+from chatpulse.services import events
 
 router = APIRouter(prefix="/api/v3/livechat", tags=["Events"], responses=problems(*AUTHENTICATED))
 Writer = Annotated[Principal, Depends(require("events.write"))]
@@ -116,11 +114,8 @@ async def post_events(request: Request, who: Writer) -> Any:
     settings = request.app.state.settings
     body = await read_limited_body(request, settings.max_body_bytes)
     raw = decode_events(request.headers.get("content-type", ""), body, settings.max_events)
-    now = request.app.state.clock.now()
-    result = await run_in_threadpool(ingest, request.app.state.engine, who.site_id, raw, now)
+    result = await run_in_threadpool(events.append, request.app.state.runtime, who.site_id, raw)
     metrics.count_ingest(result.accepted, result.duplicates)  # rejections: MetricsMiddleware
-    if result.accepted:
-        request.app.state.notify(who.site_id, result.last_sequence, result.departments)
     return Json(result.as_json())
 
 
@@ -143,28 +138,6 @@ def get_events(
         WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 1000}),
     ] = None,
 ) -> Any:
-    start = _whole("after", after, 0, 0, 2**62)
-    count = _whole("limit", limit, 100, 1, 1000)
-    engine = request.app.state.engine
-    events = read_events(engine, who.site_id, start, count)
-    return Json(
-        {
-            "events": events,
-            "lastSequence": sites.last_sequence(engine, who.site_id),
-            "nextAfter": events[-1]["sequence"] if events else start,
-        }
-    )
-
-
-def _whole(name: str, text: str | None, default: int, low: int, high: int) -> int:
-    if text is None:
-        return default
-    value = text.strip()
-    if (
-        not value.isascii()
-        or not value.isdigit()
-        or len(value) > 19
-        or not low <= int(value) <= high
-    ):
-        raise BadParameter(name, f"must be an integer from {low} to {high}")
-    return int(value)
+    start = int_param("after", after, 0, 0, 2**62)
+    count = int_param("limit", limit, 100, 1, 1000)
+    return Json(events.page(request.app.state.runtime, who.site_id, start, count))

@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy.exc import SQLAlchemyError
 
 from chatpulse.api.openapi import problems
 from chatpulse.api.problems import problem
 from chatpulse.api.responses import Json
 from chatpulse.api.schemas import StatusAnswer
 from chatpulse.domain.errors import FieldError
-from chatpulse.store.migrate import is_current
 
 router = APIRouter(tags=["Operations"])
 
@@ -37,11 +35,10 @@ FAST = {"/healthz": _fast_healthz}
     responses=problems(503),
 )
 def readyz(request: Request) -> Any:
-    try:
-        current = is_current(request.app.state.engine)
-    except SQLAlchemyError:
+    state = request.app.state.runtime.readiness()
+    if state == "unreachable":
         return problem(503, "the database does not answer", [FieldError("database", "unreachable")])
-    if not current:
+    if state == "behind":
         return problem(
             503,
             "the database schema is not current",

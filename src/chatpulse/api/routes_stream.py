@@ -2,31 +2,51 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated, Any
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from chatpulse.api.auth import Principal, require
 from chatpulse.api.openapi import AUTHENTICATED, problems
-from chatpulse.api.stream import EventStream, StreamHub
+from chatpulse.api.problems import problem_body
 from chatpulse.domain.errors import BadParameter
 from chatpulse.domain.events import normalize_uuid
-from chatpulse.views.request import VIEWS, ViewQuery
+from chatpulse.domain.params import int_param
+from chatpulse.services.stream import StreamHub
+from chatpulse.services.stream_loop import OpenStream, ProblemEvent, StreamItem, ViewEvent
+from chatpulse.services.stream_loop import open_stream as open_hub_stream
+from chatpulse.views.query import VIEWS, ViewQuery, parameters
 
 router = APIRouter(prefix="/api/v3/livechat/realTime", tags=["Real Time"])
 Reader = Annotated[Principal, Depends(require("realtime.read"))]
-Text = str | None
 
-HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+LAST_EVENT_ID = "Last-Event-ID"
+VIEWS_PARAMETER = {
+    "in": "query",
+    "name": "views",
+    "required": False,
+    "description": "Comma list of Agents,Queue,Today,RightNow",
+    "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Views"},
+}
+LAST_EVENT_ID_PARAMETER = {
+    "in": "header",
+    "name": LAST_EVENT_ID,
+    "required": False,
+    "description": "On reconnect: the id of the last event received (a sequence number). "
+    "Every view's current snapshot comes first, as on any connect; it holds every change "
+    "made after that id.",
+    "schema": {"type": "integer", "minimum": 0, "title": LAST_EVENT_ID},
+}
 
 
 def install(app: FastAPI) -> StreamHub:
-    """Give the app its stream hub and let ingest notifications reach it."""
-    state = app.state
-    hub = StreamHub(state.engine, state.clock, state.settings, state.versions, state.probe)
-    state.stream_hub = hub
-    state.listeners.append(hub.notify)
+    """Give the app its stream hub and let the services' notifications reach it."""
+    runtime = app.state.runtime
+    hub = StreamHub(runtime)
+    app.state.stream_hub = hub
+    runtime.observers.append(hub)
     return hub
 
 
@@ -48,56 +68,49 @@ def parse_views(text: str | None) -> list[str]:
     return names
 
 
+async def _opened(request: Request, who: Reader) -> AsyncIterator[OpenStream]:
+    """The stream, open and with its first snapshots, or a problem-details answer before it
+    starts (bad parameter, too many streams); closed when the response ends."""
+    names = parse_views(request.query_params.get("views"))
+    # Views are states, not deltas: a reconnect gets every view's snapshot, which holds every
+    # change after the id it names. The id is checked all the same (it must be one we sent).
+    int_param(LAST_EVENT_ID, request.headers.get(LAST_EVENT_ID), 0, 0, 2**62)
+    query = ViewQuery.parse(request.query_params)
+    release = request.app.state.limits.open_stream(who.token_id)  # 429 beyond the cap
+    department = normalize_uuid(query.department_id.strip()) if query.department_id else None
+    try:
+        opened = await open_hub_stream(
+            request.app.state.stream_hub, who.site_id, who.token_id, names, query, department
+        )
+    except BaseException:
+        release()
+        raise
+    try:
+        yield opened
+    finally:
+        opened.close()
+        release()
+
+
+def _sse(item: StreamItem) -> ServerSentEvent:
+    if isinstance(item, ViewEvent):
+        body = item.answer.body.decode()
+        return ServerSentEvent(event=item.view, id=str(item.answer.sequence), raw_data=body)
+    if isinstance(item, ProblemEvent):
+        body = problem_body(item.status, item.detail, item.errors).decode()
+        return ServerSentEvent(event="problem", raw_data=body)
+    return ServerSentEvent(comment=item)
+
+
 @router.get(
     "/stream",
     summary="Server-Sent Events: each view on connect, then whenever it changes",
-    response_class=EventStream,
-    status_code=200,
-    responses={
-        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
-        **problems(*AUTHENTICATED),
-    },
+    response_class=EventSourceResponse,
+    responses=problems(*AUTHENTICATED),
+    openapi_extra={"parameters": [VIEWS_PARAMETER, *parameters(*VIEWS), LAST_EVENT_ID_PARAMETER]},
 )
 async def get_stream(
-    request: Request,
-    who: Reader,
-    views: Annotated[Text, Query(description="Comma list of Agents,Queue,Today,RightNow")] = None,
-    department_id: Annotated[Text, Query(alias="departmentId")] = None,
-    time_zone: Annotated[Text, Query(alias="timeZone")] = None,
-    utc_offset: Annotated[Text, Query(alias="utcOffset")] = None,
-    start_time: Annotated[Text, Query(alias="startTime")] = None,
-    end_time: Annotated[Text, Query(alias="endTime")] = None,
-    include_status_distribution: Annotated[Text, Query(alias="includeStatusDistribution")] = None,
-    page_index: Annotated[Text, Query(alias="pageIndex")] = None,
-    page_size: Annotated[Text, Query(alias="pageSize")] = None,
-) -> Any:
-    names = parse_views(views)
-    query = ViewQuery.parse(request.query_params)
-    hub: StreamHub = request.app.state.stream_hub
-    release = request.app.state.limits.open_stream(who.token_id)  # 429 beyond the cap
-    department = query.department_id
-    subscriber = hub.subscribe(
-        who.site_id, who.token_id, normalize_uuid(department.strip()) if department else None
-    )
-
-    def close() -> None:
-        hub.unsubscribe(subscriber)
-        release()
-
-    try:
-        # Subscribed first, so no ingest between the snapshot and the subscription is missed.
-        # A bad parameter fails here, as a problem-details answer before the stream starts.
-        first = list(
-            await asyncio.gather(
-                *(hub.snapshot(who.site_id, name, query, fresh=True) for name in names)
-            )
-        )
-    except BaseException:
-        close()
-        raise
-    hub.seen(who.site_id, min(snap.sequence for snap in first))
-    return EventStream(
-        hub.events(subscriber, names, query, first),
-        on_close=close,
-        headers=HEADERS,
-    )
+    opened: Annotated[OpenStream, Depends(_opened)],
+) -> AsyncIterable[ServerSentEvent]:
+    async for item in opened.events():
+        yield _sse(item)

@@ -20,10 +20,9 @@ import httpx
 
 from chatpulse.clock import SystemClock
 from chatpulse.progress import INTERVAL_S, Reporter
+from chatpulse.services.sites import create_demo_site
 from chatpulse.sim.demo_zone import demo_zone
 from chatpulse.sim.driver import SimulationError, Stats, simulate
-from chatpulse.store import migrate, sites
-from chatpulse.store.db import make_engine
 
 PREFILL_S = 3 * 3600.0  # the day so far, as far as the wallboard needs it
 START_TIMEOUT_S = 60.0
@@ -124,15 +123,9 @@ def run_demo(options: DemoOptions, out: TextIO, err: TextIO) -> None:
     server: _Server | None = None
     try:
         database = f"sqlite:///{workdir / 'demo.db'}"
-        engine = make_engine(database)
-        try:
-            migrate.upgrade(engine)
-            now = SystemClock().now()
-            zone = demo_zone(now)
-            site = sites.create_site(engine, "Demo site", zone.name, now)
-            _, token = sites.create_token(engine, site.id, "demo", sites.ALL_SCOPES, now)
-        finally:
-            engine.dispose()
+        now = SystemClock().now()
+        zone = demo_zone(now)
+        site, token = create_demo_site(database, "Demo site", zone.name, now)
         print(f"chatpulse demo: {zone.reason()}", file=err, flush=True)
         server = _Server(database, options.host, options.port, workdir / "server.log")
         url = f"http://{_connect_host(options.host)}:{options.port}"

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+from sqlalchemy.pool import QueuePool
 
 DEFAULT_DATABASE_URL = "sqlite:///./chatpulse.db"
 WRITE = {"chatpulse_write": True}  # execution option: begin SQLite transactions IMMEDIATE
@@ -196,3 +200,58 @@ def _upsert(dialect_name: str, table: Table, keys: tuple[str, ...]) -> Any:
             set_={name: table.c[name] + insert.excluded[name] for name in values},
         )
     return stmt
+
+
+_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached or is busy: worth retrying, not a bug."""
+    if isinstance(exc, SQLAlchemyTimeoutError):  # no pooled connection came free in time
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if type(exc.orig).__module__.startswith("sqlite3"):  # sqlite3 says OperationalError for
+        message = str(exc.orig).lower()  # schema errors too: only these mean "try again"
+        return any(word in message for word in _SQLITE_UNAVAILABLE)
+    return True  # psycopg: the connection failed or broke
+
+
+_pools: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def instrument(engine: Engine, observe: Callable[[float], None]) -> None:
+    """Call `observe(seconds)` after every statement of `engine`, and count its pool in
+    `pool_sizes` (once per engine)."""
+    if engine.pool in _pools:
+        return
+    _pools.add(engine.pool)
+    clock = time.perf_counter
+
+    def before(
+        _conn: Any, _cursor: Any, _stmt: Any, _params: Any, context: Any, _many: Any
+    ) -> None:
+        context._chatpulse_started = clock()
+
+    def after(_conn: Any, _cursor: Any, _stmt: Any, _params: Any, context: Any, _many: Any) -> None:
+        started = getattr(context, "_chatpulse_started", None)
+        if started is not None:
+            observe(clock() - started)
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+
+
+def pool_sizes() -> tuple[int, int, int]:
+    """Connections of this process's instrumented pools: size, checked out, overflow."""
+    size = checked_out = overflow = 0
+    for pool in list(_pools):
+        if isinstance(pool, QueuePool):
+            size += pool.size()
+            checked_out += pool.checkedout()
+            overflow += max(0, pool.overflow())
+    return size, checked_out, overflow

@@ -110,7 +110,7 @@ class IngestTransaction:
 
     def invalidate_answers(self) -> None:
         """The projections changed without a new event (rebuild, prune): move the configuration
-        version, so that no cached view answer outlives them (views/request.AnswerCache)."""
+        version, so that no cached view answer outlives them (views/answers.AnswerCache)."""
         self.conn.execute(
             update(t.sites)
             .where(t.sites.c.id == self.site_id)
@@ -542,15 +542,14 @@ def _save(
         conn.execute(stmt, params)
 
 
-def read_events(engine: Engine, site_id: int, after: int, limit: int) -> list[dict[str, Any]]:
+def read_events(conn: Connection, site_id: int, after: int, limit: int) -> list[dict[str, Any]]:
     """Stored events in sequence order, for audits and replays."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(t.events)
-            .where(t.events.c.site_id == site_id, t.events.c.seq > after)
-            .order_by(t.events.c.seq)
-            .limit(limit)
-        ).all()
+    rows = conn.execute(
+        select(t.events)
+        .where(t.events.c.site_id == site_id, t.events.c.seq > after)
+        .order_by(t.events.c.seq)
+        .limit(limit)
+    ).all()
     return [
         {
             "sequence": row.seq,

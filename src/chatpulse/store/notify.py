@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 CHANNEL = "chatpulse_ingest"  # '<site_id>:<sequence>': what releases before 0003's read
 # '<site_id>:<sequence>:<department keys, comma-separated>' or '…:*' (any department): a stream
-# of another department is not woken (api/stream.py). Both are sent in one statement; a
+# of another department is not woken (services/stream.py). Both are sent in one statement; a
 # listener hears both and the second of one ingest is a no-op (its sequence is known by then).
 # The first can go once no worker of an older release runs (docs/operations.md).
 DEPARTMENTS_CHANNEL = "chatpulse_ingest_departments"

@@ -7,10 +7,10 @@ import hmac
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from chatpulse.domain.statuses import BUILT_IN_STATUSES
 from chatpulse.store import tables as t
@@ -95,12 +95,18 @@ def update_site(engine: Engine, site_id: int, name: str, time_zone: str) -> Site
     return Site(site_id, name, time_zone)
 
 
-def last_sequence(engine: Engine, site_id: int) -> int:
-    with engine.connect() as conn:
-        value = conn.execute(
-            select(t.sites.c.last_sequence).where(t.sites.c.id == site_id)
-        ).scalar()
+def last_sequence(conn: Connection, site_id: int) -> int:
+    value = conn.execute(select(t.sites.c.last_sequence).where(t.sites.c.id == site_id)).scalar()
     return int(value or 0)
+
+
+def last_sequences(engine: Engine, site_ids: Sequence[int]) -> dict[int, int]:
+    """The last stored sequence of each of `site_ids`."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(t.sites.c.id, t.sites.c.last_sequence).where(t.sites.c.id.in_(site_ids))
+        ).all()
+    return {int(row.id): int(row.last_sequence or 0) for row in rows}
 
 
 def create_token(

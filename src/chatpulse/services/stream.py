@@ -10,40 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import threading
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from http import HTTPStatus
+from typing import TypeVar
 
 import anyio
 import anyio.to_thread
-import orjson
-from sqlalchemy import Engine, select
-from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
 
-from chatpulse.clock import Clock
-from chatpulse.domain.errors import ChatPulseError
-from chatpulse.settings import Settings
+from chatpulse.services import views
+from chatpulse.services.runtime import Runtime
 from chatpulse.store import sites
-from chatpulse.store import tables as t
 from chatpulse.store.notify import IngestListener
 from chatpulse.store.tables import INVITATIONS_KEY, VISITORS_KEY
-from chatpulse.store.versions import SiteVersions, VersionProbe, versions_now
-from chatpulse.views.request import (
-    TIME_DEPENDENT,
-    Answer,
-    ViewQuery,
-    answer,
-    cacheable,
-    cached_answer,
-    version_keys,
-)
+from chatpulse.views.answers import Answer
+from chatpulse.views.query import ViewQuery
 
 log = logging.getLogger("chatpulse.stream")
+T = TypeVar("T")
 
 # Streams of one site asking the same view with the same parameters share a computation made
 # at most this long ago (server clock) and after the site's last ingest notification.
@@ -73,31 +58,13 @@ class _Shared:
     task: asyncio.Future[Answer]
 
 
-def last_sequences(engine: Engine, site_ids: Sequence[int]) -> dict[int, int]:
-    """Blocking: the last stored sequence of each of `site_ids`."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(t.sites.c.id, t.sites.c.last_sequence).where(t.sites.c.id.in_(site_ids))
-        ).all()
-    return {int(row.id): int(row.last_sequence or 0) for row in rows}
-
-
 class StreamHub:
     """Who listens to which site. Lives on the event loop; `notify` may come from any thread."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        clock: Clock,
-        settings: Settings,
-        versions: SiteVersions | None = None,
-        probe: VersionProbe | None = None,
-    ) -> None:
-        self.engine = engine
-        self.versions = versions or SiteVersions(engine)
-        self.probe = probe
-        self.clock = clock
-        self.settings = settings
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.clock = runtime.clock
+        self.settings = runtime.settings
         self._sites: dict[int, set[Subscriber]] = {}
         self._versions: dict[int, int] = {}
         self._sequences: dict[int, int] = {}
@@ -118,6 +85,10 @@ class StreamHub:
         for subscribers in self._sites.values():
             for subscriber in subscribers:
                 subscriber.wake.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     @property
     def open_streams(self) -> int:
@@ -183,7 +154,7 @@ class StreamHub:
         """Called after an ingest stored something: mark the site's streams dirty, nothing more.
         `departments`: those whose views the ingest may have changed (None: any); a stream of
         another department is left asleep (its answers are keyed by its department's version,
-        views/request.py, so waking it would only find them unchanged)."""
+        views/answers.py, so waking it would only find them unchanged)."""
         if site_id not in self._sites or self._loop is None:
             return
         if threading.get_ident() == self._loop_thread:
@@ -245,7 +216,7 @@ class StreamHub:
             return
         try:
             found = await anyio.to_thread.run_sync(
-                last_sequences, self.engine, watched, limiter=self._limiter
+                sites.last_sequences, self.runtime.engine, watched, limiter=self._limiter
             )
         except Exception:
             log.exception("stream: reading the sites' last sequences failed")
@@ -260,7 +231,7 @@ class StreamHub:
         """The view now: shared with another stream of this process that asked the same query
         after the site's last notification and at most SHARE_WINDOW_US ago (the streams of one
         wallboard query wake together on every event: one lookup serves them all), else from
-        the answer cache (views/request.py), else computed in a worker thread. `fresh` (a new
+        the answer cache (views/answers.py), else computed in a worker thread. `fresh` (a new
         stream's first snapshot): the cache at least, which sees every committed event."""
         now = self.clock.now()
         version = self._versions.get(site_id, 0)
@@ -273,13 +244,7 @@ class StreamHub:
             and 0 <= now - shared.now <= SHARE_WINDOW_US
         ):
             return await asyncio.shield(shared.task)
-        max_age = self.settings.view_max_age_ms * 1000
-        found: Answer | None = None
-        if cacheable(view, max_age):  # else nothing to look up: no probe
-            keys = version_keys(query)
-            source = await versions_now(self.versions, self.probe, site_id, keys)
-            if source is not None:
-                found, _ = cached_answer(self.engine, source, site_id, view, query, now, max_age)
+        found, _ = await views.from_memory(self.runtime, site_id, view, query, now)
         loop = asyncio.get_running_loop()
         if found is not None:  # from memory: every GET and stream of the process shares it
             done: asyncio.Future[Answer] = loop.create_future()
@@ -306,106 +271,20 @@ class StreamHub:
             raise
 
     async def _compute(self, site_id: int, view: str, query: ViewQuery, now: int) -> Answer:
-        max_age = self.settings.view_max_age_ms * 1000
-        return await anyio.to_thread.run_sync(
-            answer, self.engine, site_id, view, query, now, max_age, limiter=self._limiter
-        )
+        return await views.computed(self.runtime, site_id, view, query, now, self._limiter)
 
-    async def events(
-        self, subscriber: Subscriber, views: Sequence[str], query: ViewQuery, first: list[Answer]
-    ) -> AsyncIterator[bytes]:
-        """The bytes of one stream: the first snapshots, then changes, refreshes and pings."""
-        min_gap = self.settings.stream_min_interval_ms / 1000
-        refresh = self.settings.stream_refresh_interval_ms / 1000
-        ping = self.settings.stream_ping_interval_ms / 1000
-        started = time.monotonic()
-        states = [
-            _ViewState(
-                view,
-                view in TIME_DEPENDENT,
-                snap.body,
-                0,
-                started,
-                started,
-                # Each query refreshes at its own phase of the grid: not all of them at once.
-                (hash((view, query)) % 1000) / 1000,
-            )
-            for view, snap in zip(views, first, strict=True)
-        ]
-        yield b"".join(sse_event(view, snap) for view, snap in zip(views, first, strict=True))
-        next_ping = time.monotonic() + ping
-        next_token_check = time.monotonic() + TOKEN_CHECK_S
-        while not self._closed:
-            subscriber.wake.clear()
-            moment = time.monotonic()
-            if not subscriber.revoked and subscriber.token_id and moment >= next_token_check:
-                next_token_check = moment + TOKEN_CHECK_S
-                subscriber.revoked = not await anyio.to_thread.run_sync(
-                    sites.token_is_live, self.engine, subscriber.token_id
-                )
-            if subscriber.revoked:
-                yield sse_problem(401, "the token of this stream was revoked", [])
-                return
-            changes = subscriber.changes
-            due = [s for s in states if s.due_at(changes, min_gap, refresh) <= moment]
-            if due:
-                # Each view is sent as soon as it is computed: a cheap RightNow does not wait
-                # for the same stream's Today or Agents.
-                pending = {
-                    asyncio.ensure_future(self.snapshot(subscriber.site_id, s.view, query)): s
-                    for s in due
-                }
-                try:
-                    while pending:
-                        finished, _ = await asyncio.wait(
-                            pending, return_when=asyncio.FIRST_COMPLETED
-                        )
-                        done = time.monotonic()
-                        chunks = []
-                        for task in finished:
-                            state = pending.pop(task)
-                            snap = task.result()  # a failure is handled below
-                            state.seen = changes
-                            state.computed_at = done
-                            if snap.body != state.body:
-                                state.body = snap.body
-                                state.sent_at = done
-                                chunks.append(sse_event(state.view, snap))
-                        if chunks:
-                            yield b"".join(chunks)
-                except ChatPulseError as err:
-                    yield sse_problem(err.status, err.detail, [e.as_json() for e in err.errors])
-                    return
-                except Exception:
-                    log.exception("stream: computing a view failed; closing the stream")
-                    yield sse_problem(503, "a view could not be computed; reconnect later", [])
-                    return
-                finally:
-                    for task in pending:
-                        task.cancel()
-                continue
-            if moment >= next_ping:
-                yield b": ping\n\n"
-                next_ping = max(next_ping + ping, time.monotonic())
-                continue
-            wake_at = min(
-                [s.due_at(changes, min_gap, refresh) for s in states]
-                + [next_ping, next_token_check]
-            )
-            try:
-                async with asyncio.timeout(max(0.0, wake_at - moment)):
-                    await subscriber.wake.wait()
-            except TimeoutError:
-                pass
+    async def in_thread(self, call: Callable[[], T]) -> T:
+        """`call` in one of the stream threads (CHATPULSE_STREAM_THREADS)."""
+        return await anyio.to_thread.run_sync(call, limiter=self._limiter)
 
 
 @asynccontextmanager
 async def listening(hub: StreamHub) -> AsyncIterator[None]:
     """PostgreSQL: keep the hub's LISTEN connection (store/notify.py) while the app serves."""
-    if hub.engine.dialect.name != "postgresql" or not hub.settings.stream_listen:
+    if not hub.runtime.postgres or not hub.settings.stream_listen:
         yield
         return
-    listener = IngestListener(hub.engine, hub.notify, hub.resync)
+    listener = IngestListener(hub.runtime.engine, hub.notify, hub.resync)
     hub.listener = listener
     task = asyncio.get_running_loop().create_task(listener.run())
     try:
@@ -417,75 +296,7 @@ async def listening(hub: StreamHub) -> AsyncIterator[None]:
         hub.listener = None
 
 
-@dataclass(slots=True)
-class _ViewState:
-    view: str
-    refresh: bool
-    body: bytes
-    seen: int  # the subscriber's `changes` when the view was last computed
-    sent_at: float  # monotonic seconds
-    computed_at: float
-    phase: float  # 0 ≤ phase < 1: where in each refresh period this query refreshes
-
-    def due_at(self, changes: int, min_gap: float, refresh: float) -> float:
-        """When to recompute: after a change, once `min_gap` has passed since the last event;
-        time-dependent views also at the next point of their `refresh` grid."""
-        due = float("inf")
-        if self.seen < changes:
-            due = self.sent_at + min_gap
-        if self.refresh and refresh > 0:
-            # On a grid of the process's monotonic clock: every stream asking the same query
-            # refreshes at the same instant and shares one computation (views/request.py);
-            # different queries at different phases, so that refreshes do not come in bursts.
-            grid = math.floor(self.computed_at / refresh - self.phase) + 1 + self.phase
-            due = min(due, grid * refresh)
-        return due
-
-
 def _consume(task: asyncio.Future[Answer]) -> None:
     # A shared computation whose every waiter went away must not log "exception never retrieved".
     if not task.cancelled():
         task.exception()
-
-
-def sse_event(view: str, snap: Answer) -> bytes:
-    return b"event: %s\nid: %d\ndata: %s\n\n" % (view.encode(), snap.sequence, snap.body)
-
-
-def sse_problem(status: int, detail: str, errors: list[dict[str, object]]) -> bytes:
-    title = HTTPStatus(status).phrase
-    body = orjson.dumps(
-        {
-            "type": "about:blank",
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "errors": errors,
-        }
-    )
-    return b"event: problem\ndata: %s\n\n" % body
-
-
-class EventStream(StreamingResponse):
-    """A text/event-stream response that always runs `on_close` when the connection ends."""
-
-    media_type = "text/event-stream"
-
-    def __init__(
-        self,
-        content: AsyncIterator[bytes],
-        on_close: Callable[[], None],
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(content, headers=headers)
-        self._content = content
-        self._on_close = on_close
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self._on_close()
-            aclose = getattr(self._content, "aclose", None)
-            if aclose is not None:
-                await aclose()

@@ -1,0 +1,124 @@
+"""Sites and API tokens: who a request speaks for, the site's settings, the tokens' lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starlette.concurrency import run_in_threadpool
+
+from chatpulse.domain.errors import FieldError, InvalidBody, NotFound
+from chatpulse.domain.window import load_zone
+from chatpulse.services.runtime import Database, Runtime
+from chatpulse.store import migrate, sites
+from chatpulse.store.db import make_engine
+from chatpulse.store.sites import ALL_SCOPES, DEFAULT_SCOPES, Site, SiteExists, TokenInfo
+from chatpulse.store.versions import query_versions, versions_now
+
+__all__ = [
+    "ALL_SCOPES",
+    "DEFAULT_SCOPES",
+    "Site",
+    "SiteExists",
+    "TokenInfo",
+    "authenticate",
+    "create_demo_site",
+    "create_site",
+    "create_token",
+    "current_site",
+    "find_site",
+    "issue_token",
+    "list_tokens",
+    "revoke_token",
+    "scopes_of",
+    "token_is_live",
+    "update_site",
+]
+
+
+async def authenticate(runtime: Runtime, secret: str) -> TokenInfo | None:
+    """The live token with this secret: from memory for at most CHATPULSE_TOKEN_CACHE_S (on the
+    event loop, no thread), else looked up in a worker thread."""
+    tokens = runtime.tokens
+    return tokens.remembered(secret) or await run_in_threadpool(tokens.find, secret)
+
+
+def token_is_live(runtime: Runtime, token_id: str) -> bool:
+    """Blocking: whether the token exists and is not revoked (open streams re-check)."""
+    return sites.token_is_live(runtime.engine, token_id)
+
+
+async def current_site(runtime: Runtime, site_id: int) -> Site:
+    """The site as committed now: from the version row in memory (store/versions.py) when it
+    can, else one statement in a worker thread."""
+    versions = await versions_now(runtime.versions, runtime.probe, site_id, ())
+    row = versions.read(site_id) if versions is not None else None
+    if row is None:
+        queried = await run_in_threadpool(query_versions, runtime.engine, site_id, ())
+        row = queried.read(site_id)
+    if row is None:
+        raise NotFound("site")
+    return Site(site_id, row.name, row.time_zone or "UTC")
+
+
+def update_site(runtime: Runtime, site_id: int, name: str, time_zone: str) -> Site:
+    if load_zone(time_zone) is None:
+        raise InvalidBody([FieldError("timeZone", "must be an IANA time zone name")])
+    return sites.update_site(runtime.engine, site_id, name, time_zone)
+
+
+def list_tokens(runtime: Runtime, site_id: int) -> list[TokenInfo]:
+    return sites.list_tokens(runtime.engine, site_id)
+
+
+def scopes_of(asked: Sequence[str] | None) -> tuple[str, ...]:
+    """The scopes a new token gets: those asked (each once, in order), else the defaults."""
+    scopes = tuple(dict.fromkeys(asked)) if asked is not None else DEFAULT_SCOPES
+    if not scopes or any(s not in ALL_SCOPES for s in scopes):
+        raise InvalidBody([FieldError("scopes", f"must be some of {', '.join(ALL_SCOPES)}")])
+    return scopes
+
+
+def create_token(
+    runtime: Runtime, site_id: int, name: str, scopes: list[str] | None
+) -> tuple[TokenInfo, str]:
+    """A new token of the site and its secret (shown once, stored only hashed)."""
+    return issue_token(runtime.engine, site_id, name, scopes, runtime.clock.now())
+
+
+def issue_token(
+    database: Database, site_id: int, name: str, scopes: Sequence[str] | None, now: int
+) -> tuple[TokenInfo, str]:
+    """A new token of the site (the API's and the command line's `token create`)."""
+    return sites.create_token(database, site_id, name, scopes_of(scopes), now)
+
+
+def revoke_token(runtime: Runtime, site_id: int, token_id: str) -> bool:
+    """Revoke the site's token; this process stops trusting it at once."""
+    if not sites.revoke_token(runtime.engine, site_id, token_id, runtime.clock.now()):
+        return False
+    runtime.tokens.forget(token_id)  # its next request here is refused
+    runtime.revoked(token_id)  # this process's streams of the token end now
+    return True
+
+
+def create_site(
+    database: Database, name: str, time_zone: str, now: int, site_id: int | None = None
+) -> Site:
+    """A new site with the built-in agent statuses (the command line's `site create`)."""
+    return sites.create_site(database, name, time_zone, now, site_id)
+
+
+def find_site(database: Database, site_id: int) -> Site | None:
+    return sites.get_site(database, site_id)
+
+
+def create_demo_site(database_url: str, name: str, time_zone: str, now: int) -> tuple[Site, str]:
+    """A migrated database at `database_url` with a new site and a token of every scope."""
+    engine = make_engine(database_url)
+    try:
+        migrate.upgrade(engine)
+        site = create_site(engine, name, time_zone, now)
+        _, secret = issue_token(engine, site.id, "demo", ALL_SCOPES, now)
+    finally:
+        engine.dispose()
+    return site, secret
