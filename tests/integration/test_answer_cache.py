@@ -1,4 +1,4 @@
-"""Answers shared across requests (views/answers.AnswerCache, docs/metrics.md decision 24).
+"""Answers shared across requests (services/views.AnswerCache, docs/metrics.md decision 24).
 
 A time-dependent view may be reused while younger than CHATPULSE_VIEW_MAX_AGE_MS (1 s by
 default), never longer; any stored change — an event, a configuration write, the site's zone,

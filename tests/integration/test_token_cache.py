@@ -1,10 +1,11 @@
-"""Tokens from memory (store/sites.TokenCache) on a real database: trusted for `ttl` seconds of
+"""Tokens from memory (services/sites.TokenCache) on a real database: trusted for `ttl` seconds of
 its clock, forgotten at once on revocation here, never kept when unknown or revoked."""
 
 from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from chatpulse.services.sites import TokenCache
 from chatpulse.store import sites
 
 
@@ -22,7 +23,7 @@ def test_a_token_is_trusted_for_the_ttl_then_looked_up_again(engine: Engine) -> 
     site = sites.create_site(engine, "cache", "UTC", 0)
     info, secret = sites.create_token(engine, site.id, "board", ("realtime.read",), 0)
     ticks = Ticks()
-    cache = sites.TokenCache(engine, 1.0, ticks)
+    cache = TokenCache(engine, 1.0, ticks)
     assert cache.find(secret) == info
     # Revoked by another process: this one still trusts its memory until the ttl is over.
     assert sites.revoke_token(engine, site.id, info.id, 5)
@@ -37,7 +38,7 @@ def test_forget_refuses_the_next_request_and_unknown_secrets_are_not_kept(engine
     site = sites.create_site(engine, "cache", "UTC", 0)
     info, secret = sites.create_token(engine, site.id, "board", ("realtime.read",), 0)
     other, other_secret = sites.create_token(engine, site.id, "other", ("admin",), 0)
-    cache = sites.TokenCache(engine, 60.0, Ticks())
+    cache = TokenCache(engine, 60.0, Ticks())
     assert (cache.find(secret), cache.find(other_secret)) == (info, other)
     assert sites.revoke_token(engine, site.id, info.id, 5)
     cache.forget(info.id)
@@ -48,7 +49,7 @@ def test_forget_refuses_the_next_request_and_unknown_secrets_are_not_kept(engine
 def test_a_ttl_of_zero_looks_up_every_time(engine: Engine) -> None:
     site = sites.create_site(engine, "cache", "UTC", 0)
     info, secret = sites.create_token(engine, site.id, "board", ("realtime.read",), 0)
-    cache = sites.TokenCache(engine, 0.0, Ticks())
+    cache = TokenCache(engine, 0.0, Ticks())
     assert cache.find(secret) == info
     assert sites.revoke_token(engine, site.id, info.id, 5)
     assert cache.find(secret) is None

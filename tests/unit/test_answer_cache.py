@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from chatpulse.views.answers import Answer, AnswerCache
+from chatpulse.services.views import Answer, AnswerCache
 
 SLOT = (1, "Queue", None)
 KEY = (*SLOT, (1, 42))  # (site, view, query, (configuration version, last sequence))

@@ -23,7 +23,7 @@ from chatpulse.domain.errors import (
 )
 from chatpulse.domain.events import EVENT_TYPES
 from chatpulse.domain.params import int_param
-from chatpulse.services import events
+from chatpulse.services import events, ingest
 
 router = APIRouter(prefix="/api/v3/livechat", tags=["Events"], responses=problems(*AUTHENTICATED))
 Writer = Annotated[Principal, Depends(require("events.write"))]
@@ -114,7 +114,7 @@ async def post_events(request: Request, who: Writer) -> Any:
     settings = request.app.state.settings
     body = await read_limited_body(request, settings.max_body_bytes)
     raw = decode_events(request.headers.get("content-type", ""), body, settings.max_events)
-    result = await run_in_threadpool(events.append, request.app.state.runtime, who.site_id, raw)
+    result = await run_in_threadpool(ingest.append, request.app.state.runtime, who.site_id, raw)
     metrics.count_ingest(result.accepted, result.duplicates)  # rejections: MetricsMiddleware
     return Json(result.as_json())
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from chatpulse.domain.errors import ChatPulseError, FieldError, InvalidBody
 from chatpulse.domain.events import Event, parse_event
+from chatpulse.services.runtime import Runtime
 from chatpulse.store.eventlog import IngestTransaction
 
 MAX_EVENTS = 1000
@@ -84,6 +85,15 @@ class _Batch:
             else:
                 batch.conflicts.append(_conflict(index, event.id, "earlier in this batch"))
         return batch
+
+
+def append(runtime: Runtime, site_id: int, raw_events: Sequence[Any]) -> IngestResult:
+    """Blocking: ingest the batch (atomic, idempotent; durable when this returns), then tell the
+    process's observers which site and departments it changed."""
+    result = ingest(runtime.engine, site_id, raw_events, runtime.clock.now())
+    if result.accepted:
+        runtime.notify(site_id, result.last_sequence, result.departments)
+    return result
 
 
 def ingest(engine: Engine, site_id: int, raw_events: Sequence[Any], now: int) -> IngestResult:

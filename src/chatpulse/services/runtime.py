@@ -10,9 +10,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from chatpulse.clock import Clock, SystemClock
+from chatpulse.services.sites import TokenCache
 from chatpulse.settings import Settings
 from chatpulse.store import db, migrate
-from chatpulse.store.sites import TokenCache
 from chatpulse.store.versions import SiteVersions, VersionProbe
 
 # A database to serve (SQLite or PostgreSQL), for callers that bring their own.

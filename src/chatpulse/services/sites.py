@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from chatpulse.domain.errors import FieldError, InvalidBody, NotFound
 from chatpulse.domain.window import load_zone
-from chatpulse.services.runtime import Database, Runtime
 from chatpulse.store import migrate, sites
 from chatpulse.store.db import make_engine
 from chatpulse.store.sites import ALL_SCOPES, DEFAULT_SCOPES, Site, SiteExists, TokenInfo
 from chatpulse.store.versions import query_versions, versions_now
+
+if TYPE_CHECKING:
+    from chatpulse.services.runtime import Database, Runtime
 
 __all__ = [
     "ALL_SCOPES",
     "DEFAULT_SCOPES",
     "Site",
     "SiteExists",
+    "TokenCache",
     "TokenInfo",
     "authenticate",
     "create_demo_site",
@@ -33,6 +39,51 @@ __all__ = [
     "token_is_live",
     "update_site",
 ]
+
+
+class TokenCache:
+    """Live tokens found by their digest, each trusted for `ttl` seconds in this process.
+
+    A revocation through this process calls `forget` and takes effect on the token's next
+    request; another process's revocation is seen once the entry is older than `ttl`. Unknown
+    and revoked secrets are never kept: each costs a lookup (and the failed-lookup limit)."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(
+        self, engine: Engine, ttl: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.engine = engine
+        self.ttl = ttl
+        self._clock = clock
+        self._entries: dict[str, tuple[TokenInfo, float]] = {}
+
+    def remembered(self, secret: str) -> TokenInfo | None:
+        """The token, if this process looked it up less than `ttl` ago; no database read."""
+        entry = self._entries.get(sites.hash_token(secret))
+        return entry[0] if entry is not None and entry[1] > self._clock() else None
+
+    def find(self, secret: str) -> TokenInfo | None:
+        """The live token with this secret: from memory, else from the database."""
+        digest = sites.hash_token(secret)
+        now = self._clock()
+        entry = self._entries.get(digest)
+        if entry is not None and entry[1] > now:
+            return entry[0]
+        token = sites.token_of_digest(self.engine, digest)
+        if token is None or self.ttl <= 0:
+            self._entries.pop(digest, None)
+            return token
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[digest] = (token, now + self.ttl)
+        return token
+
+    def forget(self, token_id: str) -> None:
+        """The token was revoked here: never answer from memory for it again."""
+        for digest, (token, _) in list(self._entries.items()):
+            if token.id == token_id:
+                self._entries.pop(digest, None)
 
 
 async def authenticate(runtime: Runtime, secret: str) -> TokenInfo | None:

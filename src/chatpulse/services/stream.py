@@ -21,10 +21,10 @@ import anyio.to_thread
 
 from chatpulse.services import views
 from chatpulse.services.runtime import Runtime
+from chatpulse.services.views import Answer
 from chatpulse.store import sites
 from chatpulse.store.notify import IngestListener
 from chatpulse.store.tables import INVITATIONS_KEY, VISITORS_KEY
-from chatpulse.views.answers import Answer
 from chatpulse.views.query import ViewQuery
 
 log = logging.getLogger("chatpulse.stream")
@@ -154,7 +154,7 @@ class StreamHub:
         """Called after an ingest stored something: mark the site's streams dirty, nothing more.
         `departments`: those whose views the ingest may have changed (None: any); a stream of
         another department is left asleep (its answers are keyed by its department's version,
-        views/answers.py, so waking it would only find them unchanged)."""
+        services/views.py, so waking it would only find them unchanged)."""
         if site_id not in self._sites or self._loop is None:
             return
         if threading.get_ident() == self._loop_thread:
@@ -231,7 +231,7 @@ class StreamHub:
         """The view now: shared with another stream of this process that asked the same query
         after the site's last notification and at most SHARE_WINDOW_US ago (the streams of one
         wallboard query wake together on every event: one lookup serves them all), else from
-        the answer cache (views/answers.py), else computed in a worker thread. `fresh` (a new
+        the answer cache (services/views.py), else computed in a worker thread. `fresh` (a new
         stream's first snapshot): the cache at least, which sees every committed event."""
         now = self.clock.now()
         version = self._versions.get(site_id, 0)

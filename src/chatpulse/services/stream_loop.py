@@ -14,7 +14,7 @@ from functools import partial
 from chatpulse.domain.errors import ChatPulseError, FieldError
 from chatpulse.services.sites import token_is_live
 from chatpulse.services.stream import TOKEN_CHECK_S, StreamHub, Subscriber
-from chatpulse.views.answers import Answer
+from chatpulse.services.views import Answer
 from chatpulse.views.query import TIME_DEPENDENT, ViewQuery
 
 log = logging.getLogger("chatpulse.stream")
@@ -181,7 +181,7 @@ class _ViewState:
             due = self.sent_at + min_gap
         if self.refresh and refresh > 0:
             # On a grid of the process's monotonic clock: every stream asking the same query
-            # refreshes at the same instant and shares one computation (views/answers.py);
+            # refreshes at the same instant and shares one computation (services/views.py);
             # different queries at different phases, so that refreshes do not come in bursts.
             grid = math.floor(self.computed_at / refresh - self.phase) + 1 + self.phase
             due = min(due, grid * refresh)

@@ -110,7 +110,7 @@ class IngestTransaction:
 
     def invalidate_answers(self) -> None:
         """The projections changed without a new event (rebuild, prune): move the configuration
-        version, so that no cached view answer outlives them (views/answers.AnswerCache)."""
+        version, so that no cached view answer outlives them (services/views.AnswerCache)."""
         self.conn.execute(
             update(t.sites)
             .where(t.sites.c.id == self.site_id)

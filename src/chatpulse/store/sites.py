@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
@@ -137,10 +136,11 @@ def find_token(engine: Engine, secret: str) -> TokenInfo | None:
     an attacker who learns how long a prefix of a guessed digest matched learns nothing about
     the secrets (finding an input for a chosen digest prefix is preimage work). The final check
     is constant-time anyway."""
-    return _token_of_digest(engine, hash_token(secret))
+    return token_of_digest(engine, hash_token(secret))
 
 
-def _token_of_digest(engine: Engine, digest: str) -> TokenInfo | None:
+def token_of_digest(engine: Engine, digest: str) -> TokenInfo | None:
+    """The live token whose secret has this SHA-256 digest."""
     with engine.connect() as conn:
         row = conn.execute(
             select(t.tokens).where(t.tokens.c.token_hash == digest, t.tokens.c.revoked_at.is_(None))
@@ -148,51 +148,6 @@ def _token_of_digest(engine: Engine, digest: str) -> TokenInfo | None:
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
     return TokenInfo(row.id, row.site_id, row.name, tuple(row.scopes.split()), row.created_at)
-
-
-class TokenCache:
-    """Live tokens found by their digest, each trusted for `ttl` seconds in this process.
-
-    A revocation through this process calls `forget` and takes effect on the token's next
-    request; another process's revocation is seen once the entry is older than `ttl`. Unknown
-    and revoked secrets are never kept: each costs a lookup (and the failed-lookup limit)."""
-
-    MAX_ENTRIES = 10_000
-
-    def __init__(
-        self, engine: Engine, ttl: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.engine = engine
-        self.ttl = ttl
-        self._clock = clock
-        self._entries: dict[str, tuple[TokenInfo, float]] = {}
-
-    def remembered(self, secret: str) -> TokenInfo | None:
-        """The token, if this process looked it up less than `ttl` ago; no database read."""
-        entry = self._entries.get(hash_token(secret))
-        return entry[0] if entry is not None and entry[1] > self._clock() else None
-
-    def find(self, secret: str) -> TokenInfo | None:
-        """The live token with this secret: from memory, else from the database."""
-        digest = hash_token(secret)
-        now = self._clock()
-        entry = self._entries.get(digest)
-        if entry is not None and entry[1] > now:
-            return entry[0]
-        token = _token_of_digest(self.engine, digest)
-        if token is None or self.ttl <= 0:
-            self._entries.pop(digest, None)
-            return token
-        if len(self._entries) >= self.MAX_ENTRIES:
-            self._entries.clear()
-        self._entries[digest] = (token, now + self.ttl)
-        return token
-
-    def forget(self, token_id: str) -> None:
-        """The token was revoked here: never answer from memory for it again."""
-        for digest, (token, _) in list(self._entries.items()):
-            if token.id == token_id:
-                self._entries.pop(digest, None)
 
 
 def token_is_live(engine: Engine, token_id: str) -> bool:

@@ -1,6 +1,6 @@
 """A site's row (last sequence, configuration version, zone, name) without a worker thread.
 
-Every view answer is keyed by the first two (views/answers.py): a request whose key is cached
+Every view answer is keyed by the first two (services/views.py): a request whose key is cached
 needs nothing else from the database. On SQLite one read-only connection per process asks
 `PRAGMA data_version`, which changes whenever any other connection (this process's ingest, or
 another process's) has committed since the last call: while it stays the same, the rows read
@@ -257,7 +257,7 @@ def _probe_sql(departments: int) -> str:
 
 
 class Probed:
-    """What one probe read: a VersionSource (views/answers.py) for one site."""
+    """What one probe read: a VersionSource (services/views.py) for one site."""
 
     def __init__(self, row: Any, keys: tuple[str, ...]) -> None:
         self._row: SiteRow | None = None
