@@ -28,7 +28,7 @@ import httpx
 
 from benchmarks.common import percentile
 
-_EVENT = re.compile(rb"event: (RightNow|Queue|Today|Agents)\nid: (\d+)\n")
+_ID = re.compile(rb"\nid: (\d+)")
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -55,7 +55,7 @@ async def _listen(host: str, port: int, token: str, stream: _Stream) -> None:
     if b" 200 " not in status:
         writer.close()
         raise RuntimeError(f"stream refused: {status.decode().strip()}")
-    tail = b""
+    pending = b""
     seen = 0
     try:
         while True:
@@ -63,15 +63,20 @@ async def _listen(host: str, port: int, token: str, stream: _Stream) -> None:
             if not chunk:
                 return
             now = time.perf_counter()
-            data = tail + chunk
-            for match in _EVENT.finditer(data):
-                view = match.group(1)
-                if view in stream.arrivals:
-                    stream.arrivals[view].append((int(match.group(2)), now))
+            # Whole events end with a blank line; the fields' order is the server's (the id
+            # may follow the data), and HTTP chunk sizes may stand between events.
+            *complete, pending = (pending + chunk).split(b"\n\n")
+            for block in complete:
+                start = block.find(b"event: ")
+                if start < 0:
+                    continue  # a ping
+                view = block[start + 7 : block.index(b"\n", start)]
+                found = _ID.search(block, start)
+                if found is not None and view in stream.arrivals:
+                    stream.arrivals[view].append((int(found.group(1)), now))
                 seen += 1
             if seen >= 4:
                 stream.ready.set()
-            tail = data[-64:]
     finally:
         writer.close()
 

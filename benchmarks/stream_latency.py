@@ -29,14 +29,16 @@ async def listen(
     async with http.stream("GET", "/api/v3/livechat/realTime/stream") as response:
         response.raise_for_status()
         event, ident = "", 0
-        async for line in response.aiter_lines():
+        async for line in response.aiter_lines():  # an event ends with a blank line
             if line.startswith("event: "):
                 event = line[7:]
             elif line.startswith("id: "):
                 ident = int(line[4:])
-            elif line.startswith("data: ") and event == "RightNow":
-                arrivals.append((ident, time.perf_counter()))
-                ready.set()
+            elif not line and event:
+                if event == "RightNow":
+                    arrivals.append((ident, time.perf_counter()))
+                    ready.set()
+                event = ""
 
 
 async def run(url: str, token: str, streams: int, ingests: int, gap: float) -> None:

@@ -41,13 +41,16 @@ async def listen(
     ):
         response.raise_for_status()
         worker.append(int(response.headers["x-chatpulse-worker"]))
-        ident = 0
-        async for line in response.aiter_lines():
+        ident, data = 0, False
+        async for line in response.aiter_lines():  # an event ends with a blank line
             if line.startswith("id: "):
                 ident = int(line[4:])
             elif line.startswith("data: "):
+                data = True
+            elif not line and data:
                 arrivals.append((ident, time.perf_counter()))
                 ready.set()
+                data = False
 
 
 def line(name: str, values: list[float]) -> str:
