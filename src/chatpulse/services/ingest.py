@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from chatpulse.domain.errors import ChatPulseError, FieldError, InvalidBody
 from chatpulse.domain.events import Event, parse_event
 from chatpulse.services.runtime import Runtime
+from chatpulse.store.db import PerEngine
 from chatpulse.store.eventlog import IngestTransaction
 
 MAX_EVENTS = 1000
@@ -280,16 +281,7 @@ def _together(engine: Engine, site_id: int, group: list[_Job]) -> list[IngestRes
     return results
 
 
-_committers: weakref.WeakKeyDictionary[Engine, _Committer] = weakref.WeakKeyDictionary()
-_committers_lock = threading.Lock()
-
-
-def _committer(engine: Engine) -> _Committer:
-    with _committers_lock:
-        found = _committers.get(engine)
-        if found is None:
-            found = _committers[engine] = _Committer(engine)
-        return found
+_committer = PerEngine(_Committer)
 
 
 def group_state(engine: Engine, site_id: int) -> tuple[bool, int, int]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,7 +20,7 @@ from chatpulse.domain.events import normalize_uuid
 from chatpulse.domain.window import Window
 from chatpulse.services.runtime import Runtime
 from chatpulse.store import reads
-from chatpulse.store.db import read_connection
+from chatpulse.store.db import PerEngine, read_connection
 from chatpulse.store.tables import INVITATIONS_KEY, VISITORS_KEY
 from chatpulse.store.versions import SiteRow, VersionSource, versions_now
 from chatpulse.views.compute import compute_at
@@ -163,14 +162,8 @@ class AnswerCache:
 
 _FOLLOWER_WAIT_S = 5.0
 
-_caches: weakref.WeakKeyDictionary[Engine, AnswerCache] = weakref.WeakKeyDictionary()
-
-
-def answer_cache(engine: Engine) -> AnswerCache:
-    cache = _caches.get(engine)
-    if cache is None:
-        cache = _caches.setdefault(engine, AnswerCache())
-    return cache
+# The answers of each database this process serves.
+answer_cache = PerEngine(lambda _engine: AnswerCache())
 
 
 def max_age_of(view: str, max_age_us: int) -> int | None:

@@ -8,7 +8,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.pool import QueuePool
 
+T = TypeVar("T")
 DEFAULT_DATABASE_URL = "sqlite:///./chatpulse.db"
 WRITE = {"chatpulse_write": True}  # execution option: begin SQLite transactions IMMEDIATE
 
@@ -43,7 +44,26 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+class PerEngine(Generic[T]):
+    """One `T` per engine (per database a process serves), made on first use and dropped with
+    the engine: the process-wide caches and locks that belong to one database."""
+
+    def __init__(self, make: Callable[[Engine], T]) -> None:
+        self._make = make
+        self._items: weakref.WeakKeyDictionary[Engine, T] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def __call__(self, engine: Engine) -> T:
+        found = self._items.get(engine)
+        if found is None:
+            with self._lock:
+                found = self._items.get(engine)
+                if found is None:
+                    found = self._items[engine] = self._make(engine)
+        return found
+
+
+_write_locks = PerEngine(lambda _engine: threading.Lock())
 _NO_LOCK = contextlib.nullcontext()
 
 
@@ -52,12 +72,7 @@ def write_lock(engine: Engine) -> contextlib.AbstractContextManager[object]:
     one writer too, but makes the others poll with growing sleeps (busy_timeout), which wastes
     most of the time under concurrent ingest. PostgreSQL: no lock (its row lock on the site
     queues writers of one site and lets other sites' writers run)."""
-    if engine.dialect.name != "sqlite":
-        return _NO_LOCK
-    lock = _WRITE_LOCKS.get(engine)
-    if lock is None:
-        lock = _WRITE_LOCKS.setdefault(engine, threading.Lock())
-    return lock
+    return _write_locks(engine) if engine.dialect.name == "sqlite" else _NO_LOCK
 
 
 def make_engine(url: str, pool_size: int = 5, pool_overflow: int | None = None) -> Engine:

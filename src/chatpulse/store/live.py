@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import logging
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import orjson
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, select
 
 from chatpulse.domain.chat import LIVE_STATES, OPEN, AgentLive, ChatRecord, VisitorRecord
 from chatpulse.domain.events import Event
 from chatpulse.domain.live import AgentConfig, DepartmentConfig, LiveState, SiteConfig, ended_wait
 from chatpulse.domain.rollups import WAIT_MINUTE
 from chatpulse.store import tables as t
+from chatpulse.store.db import PerEngine
 from chatpulse.store.records import AGENT_COLUMNS, CHAT_COLUMNS, VISITOR_COLUMNS, from_row
 from chatpulse.store.versions import SiteRow
 
@@ -228,11 +228,5 @@ class LiveStates:
             self._states.pop(site_id, None)
 
 
-_registry: weakref.WeakKeyDictionary[Engine, LiveStates] = weakref.WeakKeyDictionary()
-
-
-def live_states(engine: Engine) -> LiveStates:
-    states = _registry.get(engine)
-    if states is None:
-        states = _registry.setdefault(engine, LiveStates())
-    return states
+# The live states of each database this process serves.
+live_states = PerEngine(lambda _engine: LiveStates())
