@@ -56,7 +56,7 @@ def test_the_page_uses_no_inline_script_or_style(server: Server) -> None:
     assert "style=" not in html
     assert "<style" not in html
     assert html.count("<script ") == 1
-    assert '<script src="/wallboard/wallboard.js" defer></script>' in html
+    assert '<script type="module" src="/wallboard/wallboard.js"></script>' in html
 
 
 def test_a_trailing_slash_redirects_to_the_page_keeping_the_query(server: Server) -> None:
