@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Request, expect
 from sqlalchemy import Engine
 
 from chatpulse.clock import FixedClock
@@ -15,6 +16,8 @@ from tests.browser.serving import serve_on
 from tests.support import AWAY, OFFLINE, ONLINE, Server, SiteClient, T, ev, new_site, uid
 
 pytestmark = pytest.mark.browser
+
+STREAM_PATH = "/api/v3/livechat/realTime/stream"
 
 SALES = uid("dept", 1)
 SUPPORT = uid("dept", 2)
@@ -324,6 +327,58 @@ def test_page_reconnects_after_a_server_restart_and_shows_what_was_ingested_mean
         expect(page.get_by_test_id("rightnow-currentQueueLength")).to_have_text("2")
         expect(page.get_by_test_id("agent-load")).to_have_text(["2 / 3", "0 / 2", "0 / 2"])
     site.http.close()
+
+
+def test_after_a_drop_the_stream_client_reconnects_sending_the_last_event_id(
+    page: Page, engine: Engine, clock: FixedClock
+) -> None:
+    """The vendored eventsource-client reconnects the same stream: the page's back-off decides
+    when, the client sends `Last-Event-ID` (the last `id:` it read) with the token."""
+    streams: list[Request] = []
+
+    def is_stream(request: Request) -> bool:
+        return STREAM_PATH in request.url
+
+    page.on("request", lambda request: streams.append(request) if is_stream(request) else None)
+    with serve_on(engine, clock, 0) as first:
+        port = int(first.base_url.rsplit(":", 1)[1])
+        site = new_site(first)
+        arrange(site)
+        open_wallboard(page, first, site.token)
+        expect(page.get_by_test_id("rightnow-currentQueueLength")).to_have_text("3")
+    assert sites.last_sequence(engine, site.site_id) == 19  # arrange() ingests 19 events
+
+    state = page.get_by_test_id("connection-state")
+    expect(state).to_have_attribute("data-state", "reconnecting")
+    with ExitStack() as running:
+        second = running.enter_context(serve_on(engine, clock, port))
+        expect(state).to_have_text("Live", timeout=40_000)
+        before_ingest = list(streams)
+        # The reconnected stream carries on: a change ingested now reaches the page.
+        http = running.enter_context(second.client(site.token))
+        answer = http.post(
+            "/api/v3/livechat/events",
+            json=[ev("chat.accepted", 0, chatId=uid("chat", 2), agentId=ALICE)],
+        )
+        assert answer.status_code == 200, answer.text
+        expect(page.get_by_test_id("rightnow-currentQueueLength")).to_have_text("2")
+        expect(page.get_by_test_id("agent-load")).to_have_text(["2 / 3", "0 / 2", "0 / 2"])
+        # Dropped again: the client now names the event of that ingest.
+        with page.expect_request(is_stream) as after_ingest:
+            running.close()
+    site.http.close()
+
+    query = "?views=RightNow%2CQueue%2CToday%2CAgents&pageSize=100"
+    assert {request.url for request in streams} == {f"{site.server.base_url}{STREAM_PATH}{query}"}
+    first_request, *reconnects = before_ingest
+    assert reconnects  # at least the attempt that found the server back
+    assert first_request.headers["authorization"] == f"Bearer {site.token}"
+    assert "last-event-id" not in first_request.headers
+    for request in reconnects:
+        assert request.headers["authorization"] == f"Bearer {site.token}"
+        assert request.headers["last-event-id"] == "19"
+    assert after_ingest.value.headers["authorization"] == f"Bearer {site.token}"
+    assert after_ingest.value.headers["last-event-id"] == "20"
 
 
 def test_offline_and_away_built_ins_are_coloured_by_type(site: SiteClient, page: Page) -> None:

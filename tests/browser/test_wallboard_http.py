@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from importlib import resources
+
 import pytest
 
 from tests.support import Server
@@ -19,6 +22,16 @@ CSP = (
         ("/wallboard/wallboard.js", "text/javascript; charset=utf-8", b"/* ChatPulse wallboard"),
         ("/wallboard/wallboard.css", "text/css; charset=utf-8", b"/* ChatPulse wallboard"),
         ("/wallboard/favicon.svg", "image/svg+xml", b"<svg "),
+        (
+            "/wallboard/vendor/eventsource-client.js",
+            "text/javascript; charset=utf-8",
+            b'import { createParser } from "./eventsource-parser.js";\n',
+        ),
+        (
+            "/wallboard/vendor/eventsource-parser.js",
+            "text/javascript; charset=utf-8",
+            b"class ParseError extends Error {",
+        ),
     ],
 )
 def test_wallboard_files_are_served_without_a_token_and_with_security_headers(
@@ -43,7 +56,7 @@ def test_the_page_uses_no_inline_script_or_style(server: Server) -> None:
     assert "style=" not in html
     assert "<style" not in html
     assert html.count("<script ") == 1
-    assert '<script src="/wallboard/wallboard.js" defer></script>' in html
+    assert '<script type="module" src="/wallboard/wallboard.js"></script>' in html
 
 
 def test_a_trailing_slash_redirects_to_the_page_keeping_the_query(server: Server) -> None:
@@ -58,3 +71,22 @@ def test_an_unknown_wallboard_file_is_a_problem_404(server: Server) -> None:
         response = http.get("/wallboard/secrets.txt")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_the_vendored_stream_client_is_the_pinned_copy_with_its_licences() -> None:
+    """static/vendor/VERSIONS pins each file by sha256 (scripts/vendor_eventsource_client.py
+    --check compares them with the npm tarballs); the package ships them and their licences."""
+    vendor = resources.files("chatpulse.api").joinpath("static", "vendor")
+    pins = [
+        line.split()
+        for line in vendor.joinpath("VERSIONS").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert [(name, version, served) for name, version, _, _, served, _ in pins] == [
+        ("eventsource-client", "1.2.0", "eventsource-client.js"),
+        ("eventsource-parser", "3.1.1", "eventsource-parser.js"),
+    ]
+    for name, _, integrity, _, served, sha256 in pins:
+        assert integrity.startswith("sha512-")
+        assert hashlib.sha256(vendor.joinpath(served).read_bytes()).hexdigest() == sha256
+        assert vendor.joinpath(f"LICENSE.{name}").read_text().startswith("MIT License\n")

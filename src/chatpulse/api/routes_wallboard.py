@@ -1,4 +1,5 @@
-"""The wallboard page (SPEC.md §6): one self-contained HTML page, its script, style and icon."""
+"""The wallboard page (SPEC.md §6): one self-contained HTML page, its script, style and icon,
+and the vendored stream client it imports (static/vendor/, pinned in static/vendor/VERSIONS)."""
 
 from __future__ import annotations
 
@@ -26,11 +27,13 @@ ASSETS = {
     "wallboard.js": "text/javascript; charset=utf-8",
     "wallboard.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
+    "vendor/eventsource-client.js": "text/javascript; charset=utf-8",
+    "vendor/eventsource-parser.js": "text/javascript; charset=utf-8",
 }
 
 
 def _asset(name: str) -> Response:
-    body = resources.files("chatpulse.api").joinpath("static", name).read_bytes()
+    body = resources.files("chatpulse.api").joinpath("static", *name.split("/")).read_bytes()
     return Response(body, media_type=ASSETS[name], headers=SECURITY_HEADERS)
 
 
@@ -59,3 +62,14 @@ def wallboard_style() -> Response:
 @router.get("/wallboard/favicon.svg", include_in_schema=False)
 def wallboard_icon() -> Response:
     return _asset("favicon.svg")
+
+
+# The stream client (eventsource-client) and its parser, ES modules imported by wallboard.js.
+@router.get("/wallboard/vendor/eventsource-client.js", include_in_schema=False)
+def wallboard_stream_client() -> Response:
+    return _asset("vendor/eventsource-client.js")
+
+
+@router.get("/wallboard/vendor/eventsource-parser.js", include_in_schema=False)
+def wallboard_stream_parser() -> Response:
+    return _asset("vendor/eventsource-parser.js")

@@ -1,9 +1,11 @@
 /* ChatPulse wallboard: the four Real Time views, live over one Server-Sent Events stream.
  *
- * The stream takes its token in the Authorization header only, so the page cannot use
- * EventSource: it reads the stream with fetch() and parses the SSE text itself. Every value
- * from the server reaches the page through textContent, never innerHTML. */
-"use strict";
+ * The stream takes its token in the Authorization header only, so the page cannot use the
+ * browser's EventSource: it reads the stream with eventsource-client (vendor/, pinned in
+ * vendor/VERSIONS), a fetch()-based client that sends the header, parses the SSE text and sends
+ * Last-Event-ID when it reconnects. Every value from the server reaches the page through
+ * textContent, never innerHTML. An ES module: strict mode, deferred. */
+import { createEventSource } from "./vendor/eventsource-client.js";
 
 (() => {
   const TOKEN_KEY = "chatpulse.wallboard.token";
@@ -78,8 +80,7 @@
     statuses: new Map(BUILTIN_STATUSES.map(([id, name, type]) => [id, { name, type }])),
     canReadConfig: false,
     configLoadedAt: -Infinity,
-    generation: 0,
-    controller: null,
+    source: null,
     attempt: 0,
     retryTimer: 0,
     countdownTimer: 0,
@@ -460,103 +461,77 @@
   }
 
   function stopStream() {
-    state.generation += 1;
-    if (state.controller) state.controller.abort();
-    state.controller = null;
+    if (state.source) state.source.close(); // the client stops, keeping its last event id
     window.clearTimeout(state.retryTimer);
     window.clearInterval(state.countdownTimer);
     window.clearTimeout(state.silenceTimer);
   }
 
+  /** A new stream (first connect, new token, other department): a new client. */
   function connect() {
     stopStream();
-    const generation = state.generation;
-    const controller = new AbortController();
-    state.controller = controller;
     setConnection("connecting", "Connecting…");
-    runStream(generation, controller);
+    armSilenceTimer(); // a server that accepts but never answers counts as down
+    const source = createEventSource({
+      url: streamUrl(),
+      headers: { Authorization: `Bearer ${state.token}` },
+      // Every (re)connection goes through here: the answer's status decides what happens.
+      // (Called before createEventSource returns: `source` may be read only after the await.)
+      fetch: async (url, init) => {
+        const response = await window.fetch(url, init);
+        return opened(source, response);
+      },
+      onMessage: (message) => {
+        // A handler may close the client with more events of the same chunk still to parse.
+        if (source !== state.source || source.readyState !== "open") return;
+        armSilenceTimer();
+        dispatch(message.event || "message", message.data);
+      },
+      onComment: () => {
+        if (source === state.source) armSilenceTimer(); // the server's pings
+      },
+      // The stream ended or the request failed: the page's back-off, not the client's fixed
+      // delay (closing the client here cancels its own reconnect).
+      onScheduleReconnect: () => {
+        if (source === state.source) scheduleReconnect();
+      },
+    });
+    state.source = source;
   }
 
-  async function runStream(generation, controller) {
-    const current = () => generation === state.generation;
-    let response;
-    armSilenceTimer(controller); // a server that accepts but never answers counts as down
-    try {
-      response = await fetch(streamUrl(), {
-        headers: { Authorization: `Bearer ${state.token}`, Accept: "text/event-stream" },
-        cache: "no-store",
-        signal: controller.signal,
-      });
-    } catch {
-      if (current()) scheduleReconnect();
-      return;
+  /** The same stream again after a drop: the client sends the last event id it saw. */
+  function reconnect() {
+    setConnection("connecting", "Connecting…");
+    armSilenceTimer();
+    state.source.connect();
+  }
+
+  /** The stream's answer: a 200 is handed to the client to read, anything else is handled here
+   * and the client told to stop (an AbortError is the client's "closed, do not reconnect"). */
+  function opened(source, response) {
+    const refused = () => new DOMException("The stream was not opened", "AbortError");
+    if (source !== state.source) throw refused();
+    if (response.ok && response.body) {
+      setConnection("live", "Live");
+      loadConfig();
+      return response;
     }
-    if (!current()) return;
     if (response.status === 401) {
       rejectToken("The token was rejected: it is unknown or revoked.");
-      return;
-    }
-    if (response.status === 403) {
+    } else if (response.status === 403) {
       rejectToken("This token may not read the Real Time views (scope realtime.read).");
-      return;
-    }
-    if (response.status === 400 && state.departmentId) {
+    } else if (response.status === 400 && state.departmentId) {
       // The chosen department was deleted (or never existed): fall back to all departments.
       chooseDepartment("");
-      return;
-    }
-    if (!response.ok || !response.body) {
+    } else {
       scheduleReconnect();
-      return;
     }
-    setConnection("live", "Live");
-    loadConfig();
-    try {
-      await readEvents(response.body, generation, controller);
-    } catch {
-      // A network error or an abort: handled below.
-    }
-    if (current()) scheduleReconnect();
+    throw refused();
   }
 
-  function armSilenceTimer(controller) {
+  function armSilenceTimer() {
     window.clearTimeout(state.silenceTimer);
-    state.silenceTimer = window.setTimeout(() => controller.abort(), SILENCE_MS);
-  }
-
-  /** Parse text/event-stream (WHATWG HTML §9.2) and dispatch each complete event. */
-  async function readEvents(body, generation, controller) {
-    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
-    let type = "";
-    let data = [];
-    armSilenceTimer(controller);
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done || generation !== state.generation) return;
-      armSilenceTimer(controller);
-      buffer += value;
-      for (;;) {
-        const match = /\r\n|\r|\n/.exec(buffer);
-        if (match === null) break;
-        // A lone CR at the end may be the first half of a CRLF split across chunks.
-        if (match[0] === "\r" && match.index === buffer.length - 1) break;
-        const line = buffer.slice(0, match.index);
-        buffer = buffer.slice(match.index + match[0].length);
-        if (line === "") {
-          if (data.length > 0) dispatch(type || "message", data.join("\n"));
-          type = "";
-          data = [];
-        } else if (!line.startsWith(":")) {
-          const colon = line.indexOf(":");
-          const field = colon === -1 ? line : line.slice(0, colon);
-          let fieldValue = colon === -1 ? "" : line.slice(colon + 1);
-          if (fieldValue.startsWith(" ")) fieldValue = fieldValue.slice(1);
-          if (field === "event") type = fieldValue;
-          else if (field === "data") data.push(fieldValue);
-        }
-      }
-    }
+    state.silenceTimer = window.setTimeout(scheduleReconnect, SILENCE_MS);
   }
 
   const RENDERERS = {
@@ -596,7 +571,7 @@
       remaining = Math.max(0, remaining - 1);
       setConnection("reconnecting", `Reconnecting in ${remaining} s`);
     }, 1000);
-    state.retryTimer = window.setTimeout(connect, delay);
+    state.retryTimer = window.setTimeout(reconnect, delay);
   }
 
   // ---------------------------------------------------------------- token
