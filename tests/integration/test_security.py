@@ -123,13 +123,19 @@ def cors_headers(response: httpx.Response) -> dict[str, str]:
     }
 
 
-def preflight(http: httpx.Client, origin: str, method: str = "GET") -> httpx.Response:
+def preflight(
+    http: httpx.Client,
+    origin: str,
+    method: str = "GET",
+    headers: str = "authorization",
+    path: str = SITE,
+) -> httpx.Response:
     return http.options(
-        SITE,
+        path,
         headers={
             "Origin": origin,
             "Access-Control-Request-Method": method,
-            "Access-Control-Request-Headers": "authorization",
+            "Access-Control-Request-Headers": headers,
         },
     )
 
@@ -159,7 +165,8 @@ def test_a_preflight_from_a_configured_origin_is_allowed(cors_site: SiteClient) 
         "access-control-allow-origin": BOARD,
         "access-control-allow-methods": "GET, POST, PUT, PATCH, DELETE",
         "access-control-allow-headers": (
-            "Accept, Accept-Language, Authorization, Content-Language, Content-Type, X-Request-Id"
+            "Accept, Accept-Language, Authorization, Content-Language, Content-Type, "
+            "Last-Event-ID, X-Request-Id"
         ),
         "access-control-max-age": "600",
         "vary": (
@@ -169,6 +176,14 @@ def test_a_preflight_from_a_configured_origin_is_allowed(cors_site: SiteClient) 
     }
     ops = preflight(cors_site.http, "https://ops.example.com")
     assert ops.headers["access-control-allow-origin"] == "https://ops.example.com"
+
+
+def test_a_stream_of_another_origin_may_reconnect_with_last_event_id(
+    cors_site: SiteClient,
+) -> None:
+    stream = "/api/v3/livechat/realTime/stream"
+    answer = preflight(cors_site.http, BOARD, "GET", "authorization, last-event-id", stream)
+    assert (answer.status_code, answer.headers["access-control-allow-origin"]) == (200, BOARD)
 
 
 def test_responses_to_a_configured_origin_expose_the_request_id(cors_site: SiteClient) -> None:

@@ -14,7 +14,7 @@ from chatpulse.domain.errors import FieldError
 from chatpulse.settings import Settings
 
 CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "X-Request-Id")
+CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "Last-Event-ID", "X-Request-Id")
 CORS_EXPOSED_HEADERS = ("X-Request-Id", "Retry-After")
 # Which request header a failed preflight names, by Starlette's word for the failure.
 _PREFLIGHT_FIELDS = {
