@@ -15,13 +15,13 @@ import orjson
 import pytest
 from sqlalchemy import Engine
 
-from chatpulse.domain import reference as ref
 from chatpulse.domain.live import LiveState
 from chatpulse.ingest import ingest
 from chatpulse.store import reads, replay, sites
 from chatpulse.store.db import read_connection
 from chatpulse.store.live import LiveStates, events_between, live_states, load
 from chatpulse.views.request import ViewQuery, compute
+from tests import reference as ref
 from tests.integration.procs import ServerProcess, ago
 from tests.integration.test_views_match_reference import NOWS, World, iso, make_log, micros
 from tests.support import Server, new_site, uid
