@@ -77,7 +77,7 @@ def is_active() -> list[ColumnElement[bool]]:
 
 
 def is_inactive() -> ColumnElement[bool]:
-    """The negation of `is_active`, written as its own index-friendly OR."""
+    """The negation of `is_active`, spelled as an OR of the two flags (the SQL the views ran)."""
     return _a.c.is_deleted.is_(True) | _a.c.is_active.is_(False)
 
 
