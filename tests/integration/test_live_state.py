@@ -15,7 +15,6 @@ import orjson
 import pytest
 from sqlalchemy import Engine
 
-from chatpulse.domain import reference as ref
 from chatpulse.domain.live import LiveState
 from chatpulse.services.ingest import ingest
 from chatpulse.store import reads, replay, sites
@@ -23,6 +22,7 @@ from chatpulse.store.db import read_connection
 from chatpulse.store.live import LiveStates, events_between, live_states, load
 from chatpulse.views.compute import compute
 from chatpulse.views.query import ViewQuery
+from tests import reference as ref
 from tests.integration.procs import ServerProcess, ago
 from tests.integration.test_views_match_reference import NOWS, World, iso, make_log, micros
 from tests.support import Server, new_site, uid

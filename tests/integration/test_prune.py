@@ -21,11 +21,11 @@ from sqlalchemy import Engine, select, text
 
 from chatpulse import cli
 from chatpulse.clock import FixedClock
-from chatpulse.domain import reference as ref
 from chatpulse.domain.chat import OPEN
 from chatpulse.domain.timeutil import format_instant_exact
 from chatpulse.store import prune
 from chatpulse.store import tables as t
+from tests import reference as ref
 from tests.integration.test_views_match_reference import World, iso, make_log
 from tests.support import (
     AWAY,

@@ -1,5 +1,5 @@
 """Property tests: random valid event streams, ingested over HTTP, must give the four served
-views exactly as the brute-force reference model (chatpulse.domain.reference) computes them."""
+views exactly as the brute-force reference model (tests/reference.py) computes them."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatpulse.domain import reference as ref
+from tests import reference as ref
 from tests.support import Server, SiteClient, new_site
 
 SECOND = 1_000_000

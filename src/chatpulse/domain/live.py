@@ -29,6 +29,7 @@ from chatpulse.domain.chat import (
 )
 from chatpulse.domain.events import Event
 from chatpulse.domain.projector import Projector
+from chatpulse.domain.queue_metrics import WaitSums, WaitWindows
 from chatpulse.domain.rollups import WAIT_MINUTE
 from chatpulse.domain.statuses import AWAY, OFFLINE, ONLINE
 
@@ -138,26 +139,6 @@ class EndedWait:
     outcome: str | None
 
 
-@dataclass(slots=True)
-class WaitSums:
-    """Ended waits of one route target over the last 60 and 30 minutes (METRICS.md §4)."""
-
-    count_60: int = 0
-    total_60: int = 0
-    count_30: int = 0
-    total_30: int = 0
-    abandoned_30: int = 0
-    switched_30: int = 0
-
-    def add(self, other: WaitSums) -> None:
-        self.count_60 += other.count_60
-        self.total_60 += other.total_60
-        self.count_30 += other.count_30
-        self.total_30 += other.total_30
-        self.abandoned_30 += other.abandoned_30
-        self.switched_30 += other.switched_30
-
-
 class _Everything(set[str]):
     """A known-ids set that knows every id: folded events were checked when they were ingested."""
 
@@ -179,7 +160,7 @@ class LiveState:
     ended: dict[int, list[EndedWait]] = field(default_factory=dict)
     # The same waits summed per minute and route target: (count, total length, abandoned,
     # switched), so that a Queue reads whole minutes as sums and only its edge minutes wait by
-    # wait (as the stored per-minute rollup does, store/reads.ended_wait_totals).
+    # wait (as the stored per-minute rollup does, store/reads/queue.ended_wait_totals).
     ended_sums: dict[int, dict[Target, list[int]]] = field(default_factory=dict)
     totals: dict[str, list[int]] = field(default_factory=dict)
     # The Agents view's order of the active agents (of a department), at `sequence`.
@@ -397,7 +378,8 @@ class LiveState:
     def ended_waits(self, now: int, department_id: str | None) -> dict[Target, WaitSums] | None:
         """Per route target, the waits that ended in (now − 60 min, now] and (now − 30 min, now];
         None when memory does not reach back that far."""
-        lo_60, lo_30 = now + 1 - 60 * WAIT_MINUTE, now + 1 - 30 * WAIT_MINUTE
+        windows = WaitWindows.at(now)
+        lo_60, lo_30 = windows.lo_60, windows.lo_30
         if lo_60 < self.horizon:
             return None
         first, middle, last = lo_60 // WAIT_MINUTE, lo_30 // WAIT_MINUTE, now // WAIT_MINUTE

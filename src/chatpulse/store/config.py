@@ -7,12 +7,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, update
 
 from chatpulse.domain.errors import Conflict, FieldError, InvalidBody
 from chatpulse.store import live_totals
 from chatpulse.store import tables as t
 from chatpulse.store.db import WRITE, write_lock
+from chatpulse.store.scoped import scoped, scoped_delete, scoped_update
 
 Doc = dict[str, Any]
 
@@ -52,7 +53,7 @@ def _writing(engine: Engine, site_id: int) -> Iterator[Connection]:
 
 
 def list_departments(engine: Engine, site_id: int, include_deleted: bool) -> list[Doc]:
-    query = select(t.departments.c.doc).where(t.departments.c.site_id == site_id)
+    query = scoped(t.departments, site_id, t.departments.c.doc)
     if not include_deleted:
         query = query.where(t.departments.c.is_deleted.is_(False))
     with engine.connect() as conn:
@@ -63,8 +64,8 @@ def list_departments(engine: Engine, site_id: int, include_deleted: bool) -> lis
 def get_department(engine: Engine, site_id: int, department_id: str) -> Doc | None:
     with engine.connect() as conn:
         text = conn.execute(
-            select(t.departments.c.doc).where(
-                t.departments.c.site_id == site_id, t.departments.c.id == department_id
+            scoped(t.departments, site_id, t.departments.c.doc).where(
+                t.departments.c.id == department_id
             )
         ).scalar()
     return _load(text) if text else None
@@ -73,8 +74,7 @@ def get_department(engine: Engine, site_id: int, department_id: str) -> Doc | No
 def _check_department_name(conn: Connection, site_id: int, doc: Doc) -> None:
     # Compared in Python: SQL lower() folds only ASCII on SQLite and under PostgreSQL's C locale.
     names = conn.execute(
-        select(t.departments.c.name).where(
-            t.departments.c.site_id == site_id,
+        scoped(t.departments, site_id, t.departments.c.name).where(
             t.departments.c.is_deleted.is_(False),
             t.departments.c.id != doc["id"],
         )
@@ -96,8 +96,8 @@ def _department_row(doc: Doc) -> dict[str, Any]:
 def insert_department(engine: Engine, site_id: int, doc: Doc) -> Doc:
     with _writing(engine, site_id) as conn:
         if conn.execute(
-            select(t.departments.c.id).where(
-                t.departments.c.site_id == site_id, t.departments.c.id == doc["id"]
+            scoped(t.departments, site_id, t.departments.c.id).where(
+                t.departments.c.id == doc["id"]
             )
         ).first():
             raise Conflict("id", f"department {doc['id']} already exists")
@@ -111,8 +111,8 @@ def insert_department(engine: Engine, site_id: int, doc: Doc) -> Doc:
 def replace_department(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
     with _writing(engine, site_id) as conn:
         old = conn.execute(
-            select(t.departments.c.doc).where(
-                t.departments.c.site_id == site_id, t.departments.c.id == doc["id"]
+            scoped(t.departments, site_id, t.departments.c.doc).where(
+                t.departments.c.id == doc["id"]
             )
         ).scalar()
         if old is None:
@@ -121,8 +121,8 @@ def replace_department(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
         if not doc["isDeleted"]:
             _check_department_name(conn, site_id, doc)
         conn.execute(
-            update(t.departments)
-            .where(t.departments.c.site_id == site_id, t.departments.c.id == doc["id"])
+            scoped_update(t.departments, site_id)
+            .where(t.departments.c.id == doc["id"])
             .values(**_department_row(doc))
         )
     return doc
@@ -131,8 +131,8 @@ def replace_department(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
 def delete_department(engine: Engine, site_id: int, department_id: str) -> bool:
     with _writing(engine, site_id) as conn:
         old = conn.execute(
-            select(t.departments.c.doc).where(
-                t.departments.c.site_id == site_id, t.departments.c.id == department_id
+            scoped(t.departments, site_id, t.departments.c.doc).where(
+                t.departments.c.id == department_id
             )
         ).scalar()
         if old is None:
@@ -140,8 +140,8 @@ def delete_department(engine: Engine, site_id: int, department_id: str) -> bool:
         doc = _load(old)
         doc["isDeleted"] = True
         conn.execute(
-            update(t.departments)
-            .where(t.departments.c.site_id == site_id, t.departments.c.id == department_id)
+            scoped_update(t.departments, site_id)
+            .where(t.departments.c.id == department_id)
             .values(**_department_row(doc))
         )
     return True
@@ -151,7 +151,7 @@ def delete_department(engine: Engine, site_id: int, department_id: str) -> bool:
 
 
 def list_agents(engine: Engine, site_id: int, include_deleted: bool) -> list[Doc]:
-    query = select(t.agents.c.doc).where(t.agents.c.site_id == site_id)
+    query = scoped(t.agents, site_id, t.agents.c.doc)
     if not include_deleted:
         query = query.where(t.agents.c.is_deleted.is_(False))
     with engine.connect() as conn:
@@ -162,7 +162,7 @@ def list_agents(engine: Engine, site_id: int, include_deleted: bool) -> list[Doc
 def get_agent(engine: Engine, site_id: int, agent_id: str) -> Doc | None:
     with engine.connect() as conn:
         text = conn.execute(
-            select(t.agents.c.doc).where(t.agents.c.site_id == site_id, t.agents.c.id == agent_id)
+            scoped(t.agents, site_id, t.agents.c.doc).where(t.agents.c.id == agent_id)
         ).scalar()
     return _load(text) if text else None
 
@@ -172,8 +172,7 @@ def _check_agent(conn: Connection, site_id: int, doc: Doc) -> None:
     if wanted:
         known = set(
             conn.execute(
-                select(t.departments.c.id).where(
-                    t.departments.c.site_id == site_id,
+                scoped(t.departments, site_id, t.departments.c.id).where(
                     t.departments.c.id.in_(wanted),
                     t.departments.c.is_deleted.is_(False),
                 )
@@ -185,8 +184,7 @@ def _check_agent(conn: Connection, site_id: int, doc: Doc) -> None:
                 [FieldError("departmentIds", f"unknown department {d}") for d in missing]
             )
     emails = conn.execute(
-        select(t.agents.c.email).where(
-            t.agents.c.site_id == site_id,
+        scoped(t.agents, site_id, t.agents.c.email).where(
             t.agents.c.is_deleted.is_(False),
             t.agents.c.id != doc["id"],
         )
@@ -210,8 +208,8 @@ def _agent_row(doc: Doc) -> dict[str, Any]:
 
 def _set_agent_departments(conn: Connection, site_id: int, doc: Doc) -> None:
     conn.execute(
-        delete(t.agent_departments).where(
-            t.agent_departments.c.site_id == site_id, t.agent_departments.c.agent_id == doc["id"]
+        scoped_delete(t.agent_departments, site_id).where(
+            t.agent_departments.c.agent_id == doc["id"]
         )
     )
     ids = list(dict.fromkeys(doc["departmentIds"]))
@@ -225,7 +223,7 @@ def _set_agent_departments(conn: Connection, site_id: int, doc: Doc) -> None:
 def insert_agent(engine: Engine, site_id: int, doc: Doc) -> Doc:
     with _writing(engine, site_id) as conn:
         if conn.execute(
-            select(t.agents.c.id).where(t.agents.c.site_id == site_id, t.agents.c.id == doc["id"])
+            scoped(t.agents, site_id, t.agents.c.id).where(t.agents.c.id == doc["id"])
         ).first():
             raise Conflict("id", f"agent {doc['id']} already exists")
         _check_agent(conn, site_id, doc)
@@ -238,7 +236,7 @@ def insert_agent(engine: Engine, site_id: int, doc: Doc) -> Doc:
 def replace_agent(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
     with _writing(engine, site_id) as conn:
         old_text = conn.execute(
-            select(t.agents.c.doc).where(t.agents.c.site_id == site_id, t.agents.c.id == doc["id"])
+            scoped(t.agents, site_id, t.agents.c.doc).where(t.agents.c.id == doc["id"])
         ).scalar()
         if old_text is None:
             return None
@@ -248,8 +246,8 @@ def replace_agent(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
         _check_agent(conn, site_id, doc)
         with live_totals.tracking(conn, site_id, [doc["id"]]):
             conn.execute(
-                update(t.agents)
-                .where(t.agents.c.site_id == site_id, t.agents.c.id == doc["id"])
+                scoped_update(t.agents, site_id)
+                .where(t.agents.c.id == doc["id"])
                 .values(**_agent_row(doc))
             )
             _set_agent_departments(conn, site_id, doc)
@@ -259,7 +257,7 @@ def replace_agent(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
 def delete_agent(engine: Engine, site_id: int, agent_id: str) -> bool:
     with _writing(engine, site_id) as conn:
         old_text = conn.execute(
-            select(t.agents.c.doc).where(t.agents.c.site_id == site_id, t.agents.c.id == agent_id)
+            scoped(t.agents, site_id, t.agents.c.doc).where(t.agents.c.id == agent_id)
         ).scalar()
         if old_text is None:
             return False
@@ -267,8 +265,8 @@ def delete_agent(engine: Engine, site_id: int, agent_id: str) -> bool:
         doc["isDeleted"] = True
         with live_totals.tracking(conn, site_id, [agent_id]):
             conn.execute(
-                update(t.agents)
-                .where(t.agents.c.site_id == site_id, t.agents.c.id == agent_id)
+                scoped_update(t.agents, site_id)
+                .where(t.agents.c.id == agent_id)
                 .values(**_agent_row(doc))
             )
     return True
@@ -288,7 +286,7 @@ def _status_doc(row: Any) -> Doc:
 
 
 def list_statuses(engine: Engine, site_id: int, include_deleted: bool) -> list[Doc]:
-    query = select(t.agent_statuses).where(t.agent_statuses.c.site_id == site_id)
+    query = scoped(t.agent_statuses, site_id)
     if not include_deleted:
         query = query.where(t.agent_statuses.c.is_deleted.is_(False))
     with engine.connect() as conn:
@@ -304,9 +302,7 @@ def get_status(engine: Engine, site_id: int, status_id: str) -> tuple[Doc, bool]
     """The status document and whether it is deleted."""
     with engine.connect() as conn:
         row = conn.execute(
-            select(t.agent_statuses).where(
-                t.agent_statuses.c.site_id == site_id, t.agent_statuses.c.id == status_id
-            )
+            scoped(t.agent_statuses, site_id).where(t.agent_statuses.c.id == status_id)
         ).first()
     return (_status_doc(row), bool(row.is_deleted)) if row else None
 
@@ -314,16 +310,14 @@ def get_status(engine: Engine, site_id: int, status_id: str) -> tuple[Doc, bool]
 def insert_status(engine: Engine, site_id: int, doc: Doc) -> Doc:
     with _writing(engine, site_id) as conn:
         if conn.execute(
-            select(t.agent_statuses.c.id).where(
-                t.agent_statuses.c.site_id == site_id, t.agent_statuses.c.id == doc["id"]
+            scoped(t.agent_statuses, site_id, t.agent_statuses.c.id).where(
+                t.agent_statuses.c.id == doc["id"]
             )
         ).first():
             raise Conflict("id", f"agent status {doc['id']} already exists")
         if doc.get("order") is None:
             highest = conn.execute(
-                select(func.max(t.agent_statuses.c.order)).where(
-                    t.agent_statuses.c.site_id == site_id
-                )
+                scoped(t.agent_statuses, site_id, func.max(t.agent_statuses.c.order))
             ).scalar()
             doc["order"] = int(highest if highest is not None else -1) + 1
         conn.execute(
@@ -344,9 +338,7 @@ def insert_status(engine: Engine, site_id: int, doc: Doc) -> Doc:
 def replace_status(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
     with _writing(engine, site_id) as conn:
         row = conn.execute(
-            select(t.agent_statuses).where(
-                t.agent_statuses.c.site_id == site_id, t.agent_statuses.c.id == doc["id"]
-            )
+            scoped(t.agent_statuses, site_id).where(t.agent_statuses.c.id == doc["id"])
         ).first()
         if row is None:
             return None
@@ -355,8 +347,8 @@ def replace_status(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
         if doc.get("order") is None:
             doc["order"] = row.order
         conn.execute(
-            update(t.agent_statuses)
-            .where(t.agent_statuses.c.site_id == site_id, t.agent_statuses.c.id == doc["id"])
+            scoped_update(t.agent_statuses, site_id)
+            .where(t.agent_statuses.c.id == doc["id"])
             .values(name=doc["name"], type=doc["type"], order=doc["order"])
         )
         if doc["type"] != row.type:
@@ -368,17 +360,15 @@ def replace_status(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
 def delete_status(engine: Engine, site_id: int, status_id: str) -> bool:
     with _writing(engine, site_id) as conn:
         row = conn.execute(
-            select(t.agent_statuses).where(
-                t.agent_statuses.c.site_id == site_id, t.agent_statuses.c.id == status_id
-            )
+            scoped(t.agent_statuses, site_id).where(t.agent_statuses.c.id == status_id)
         ).first()
         if row is None:
             return False
         if row.is_system:
             raise Conflict("id", "built-in statuses cannot be deleted")
         conn.execute(
-            update(t.agent_statuses)
-            .where(t.agent_statuses.c.site_id == site_id, t.agent_statuses.c.id == status_id)
+            scoped_update(t.agent_statuses, site_id)
+            .where(t.agent_statuses.c.id == status_id)
             .values(is_deleted=True)
         )
         live_totals.recompute(conn, site_id)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, insert, select, update
 
 from chatpulse.domain.chat import (
     OPEN,
@@ -37,8 +37,10 @@ from chatpulse.store.records import (
     from_row,
     to_row,
 )
+from chatpulse.store.scoped import in_chunks, of_site, rows_in, scoped, scoped_delete, scoped_update
 
-T = TypeVar("T")
+# ids per IN list when loading a batch's entities (fewer queries for a batch of 1,000 events)
+_LOAD_CHUNK = 900
 
 
 def encode_data(data: dict[str, Any]) -> str:
@@ -121,9 +123,10 @@ class IngestTransaction:
         """The events already stored under these ids."""
         if not ids:
             return {}
+        e = t.events
         rows = self.conn.execute(
-            select(t.events.c.id, t.events.c.type, t.events.c.occurred_at, t.events.c.data).where(
-                t.events.c.site_id == self.site_id, t.events.c.id.in_(ids)
+            scoped(e, self.site_id, e.c.id, e.c.type, e.c.occurred_at, e.c.data).where(
+                e.c.id.in_(ids)
             )
         )
         return {
@@ -156,7 +159,7 @@ class IngestTransaction:
         conn, site = self.conn, self.site_id
         chats = {
             row.chat_id: from_row(ChatRecord, row._mapping, CHAT_COLUMNS)
-            for row in _in_chunks(conn, t.chats, t.chats.c.chat_id, site, chat_ids)
+            for row in rows_in(conn, t.chats, site, "chat_id", chat_ids, _LOAD_CHUNK)
         }
         self._cohort_before = {chat_id: share_of(c) for chat_id, c in chats.items()}
         self._chats_before = {
@@ -179,7 +182,7 @@ class IngestTransaction:
                         ),
                     )
                 )
-                .where(t.agents.c.site_id == site, t.agents.c.id.in_(agent_ids))
+                .where(of_site(t.agents, site), t.agents.c.id.in_(agent_ids))
             )
             for row in rows:
                 known_agents.add(row.id)
@@ -191,27 +194,25 @@ class IngestTransaction:
         if department_ids:
             known_departments = set(
                 conn.execute(
-                    select(t.departments.c.id).where(
-                        t.departments.c.site_id == site, t.departments.c.id.in_(department_ids)
+                    scoped(t.departments, site, t.departments.c.id).where(
+                        t.departments.c.id.in_(department_ids)
                     )
                 ).scalars()
             )
         known_statuses: set[str] = set()
         if any(ev.type == "agent.status_changed" for ev in events):  # only they name a status
             known_statuses = set(
-                conn.execute(
-                    select(t.agent_statuses.c.id).where(t.agent_statuses.c.site_id == site)
-                ).scalars()
+                conn.execute(scoped(t.agent_statuses, site, t.agent_statuses.c.id)).scalars()
             )
         visitors = {
             row.visitor_id: from_row(VisitorRecord, row._mapping, VISITOR_COLUMNS)
-            for row in _in_chunks(conn, t.visitors, t.visitors.c.visitor_id, site, visitor_ids)
+            for row in rows_in(conn, t.visitors, site, "visitor_id", visitor_ids, _LOAD_CHUNK)
         }
         self._on_site_before = {v: visitor.on_site for v, visitor in visitors.items()}
         invitations = {
             row.invitation_id: from_row(InvitationRecord, row._mapping, INVITATION_COLUMNS)
-            for row in _in_chunks(
-                conn, t.invitations, t.invitations.c.invitation_id, site, invitation_ids
+            for row in rows_in(
+                conn, t.invitations, site, "invitation_id", invitation_ids, _LOAD_CHUNK
             )
         }
         return Projector(
@@ -268,11 +269,7 @@ class IngestTransaction:
             keys = self._departments_changed(projector)
             self.changed_departments = frozenset(keys)
         else:
-            keys = set(
-                conn.execute(
-                    select(t.departments.c.id).where(t.departments.c.site_id == site)
-                ).scalars()
-            )
+            keys = set(conn.execute(scoped(t.departments, site, t.departments.c.id)).scalars())
             keys.update((t.INVITATIONS_KEY, t.VISITORS_KEY))
         if keys:
             set_rows(
@@ -302,12 +299,10 @@ class IngestTransaction:
         agents.update(b.agent_id for b in projector.busies.values())
         if agents:
             ad = t.agent_departments
-            for chunk in _chunked(sorted(agents)):
+            for chunk in in_chunks(sorted(agents)):
                 keys.update(
                     self.conn.execute(
-                        select(ad.c.department_id).where(
-                            ad.c.site_id == self.site_id, ad.c.agent_id.in_(chunk)
-                        )
+                        scoped(ad, self.site_id, ad.c.department_id).where(ad.c.agent_id.in_(chunk))
                     ).scalars()
                 )
         if projector.dirty_invitations:
@@ -429,16 +424,14 @@ class IngestTransaction:
         conn, site = self.conn, self.site_id
         h, b, s = t.handling_intervals, t.busy_intervals, t.agent_states
         spans = conn.execute(
-            select(h.c.started_at, h.c.ended_at).where(
-                h.c.site_id == site, h.c.agent_id == agent_id
-            )
+            scoped(h, site, h.c.started_at, h.c.ended_at).where(h.c.agent_id == agent_id)
         ).all()
         merged = union_of(spans)
         old = {
             row.busy_no: (row.started_at, row.ended_at)
             for row in conn.execute(
-                select(b.c.busy_no, b.c.started_at, b.c.ended_at).where(
-                    b.c.site_id == site, b.c.agent_id == agent_id
+                scoped(b, site, b.c.busy_no, b.c.started_at, b.c.ended_at).where(
+                    b.c.agent_id == agent_id
                 )
             )
         }
@@ -446,8 +439,8 @@ class IngestTransaction:
         replace_busy_intervals(conn, site, agent_id, old, new)
         open_since = merged[-1][0] if merged and merged[-1][1] == OPEN else None
         conn.execute(
-            update(s)
-            .where(s.c.site_id == site, s.c.agent_id == agent_id)
+            scoped_update(s, site)
+            .where(s.c.agent_id == agent_id)
             .values(busy_no=len(merged), busy_since=open_since)
         )
 
@@ -476,11 +469,9 @@ def replace_busy_intervals(
     rollups.add_spans(conn, site_id, BUSY, (("", a, e) for a, e in old.values()), sign=-1)
     rollups.add_spans(conn, site_id, BUSY, (("", a, e) for _, a, e in new))
     numbers = sorted(old)
-    for chunk in _chunked(numbers):
+    for chunk in in_chunks(numbers):
         conn.execute(
-            delete(b).where(
-                b.c.site_id == site_id, b.c.agent_id == agent_id, b.c.busy_no.in_(chunk)
-            )
+            scoped_delete(b, site_id).where(b.c.agent_id == agent_id, b.c.busy_no.in_(chunk))
         )
     if new:
         conn.execute(
@@ -496,21 +487,6 @@ def replace_busy_intervals(
                 for n, a, e in new
             ],
         )
-
-
-def _in_chunks(
-    conn: Connection, table: Table, key: Any, site_id: int, ids: Iterable[str]
-) -> Iterable[Any]:
-    ids = list(ids)
-    for i in range(0, len(ids), 900):
-        yield from conn.execute(
-            select(table).where(table.c.site_id == site_id, key.in_(ids[i : i + 900]))
-        )
-
-
-def _chunked(items: list[T], size: int = 500) -> Iterator[list[T]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def _save(
@@ -545,8 +521,8 @@ def _save(
 def read_events(conn: Connection, site_id: int, after: int, limit: int) -> list[dict[str, Any]]:
     """Stored events in sequence order, for audits and replays."""
     rows = conn.execute(
-        select(t.events)
-        .where(t.events.c.site_id == site_id, t.events.c.seq > after)
+        scoped(t.events, site_id)
+        .where(t.events.c.seq > after)
         .order_by(t.events.c.seq)
         .limit(limit)
     ).all()

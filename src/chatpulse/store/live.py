@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from chatpulse.domain.chat import LIVE_STATES, OPEN, AgentLive, ChatRecord, VisitorRecord
 from chatpulse.domain.events import Event
@@ -26,6 +26,7 @@ from chatpulse.domain.rollups import WAIT_MINUTE
 from chatpulse.store import tables as t
 from chatpulse.store.db import PerEngine
 from chatpulse.store.records import AGENT_COLUMNS, CHAT_COLUMNS, VISITOR_COLUMNS, from_row
+from chatpulse.store.scoped import scoped
 from chatpulse.store.versions import SiteRow
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def load_config(conn: Connection, site_id: int, version: int) -> SiteConfig:
     a, m, st, d = t.agents, t.agent_departments, t.agent_statuses, t.departments
     members: dict[str, list[str]] = {}
     for department_id, agent_id in conn.execute(
-        select(m.c.department_id, m.c.agent_id).where(m.c.site_id == site_id)
+        scoped(m, site_id, m.c.department_id, m.c.agent_id)
     ):
         members.setdefault(agent_id, []).append(department_id)
     agents = {
@@ -52,7 +53,9 @@ def load_config(conn: Connection, site_id: int, version: int) -> SiteConfig:
             orjson.loads(row.doc),
         )
         for row in conn.execute(
-            select(
+            scoped(
+                a,
+                site_id,
                 a.c.id,
                 a.c.display_name,
                 a.c.sort_name,
@@ -60,21 +63,18 @@ def load_config(conn: Connection, site_id: int, version: int) -> SiteConfig:
                 a.c.is_active,
                 a.c.is_deleted,
                 a.c.doc,
-            ).where(a.c.site_id == site_id)
+            )
         )
     }
     status_types = {
-        row.id: row.type
-        for row in conn.execute(select(st.c.id, st.c.type).where(st.c.site_id == site_id))
+        row.id: row.type for row in conn.execute(scoped(st, site_id, st.c.id, st.c.type))
     }
     departments = {
         row.id: DepartmentConfig(
             row.id, bool(row.is_deleted), bool(row.is_available_in_live_chat), orjson.loads(row.doc)
         )
         for row in conn.execute(
-            select(d.c.id, d.c.is_deleted, d.c.is_available_in_live_chat, d.c.doc).where(
-                d.c.site_id == site_id
-            )
+            scoped(d, site_id, d.c.id, d.c.is_deleted, d.c.is_available_in_live_chat, d.c.doc)
         )
     }
     return SiteConfig.of(version, agents, status_types, departments)
@@ -88,28 +88,30 @@ def load(
     s, c, v, w = t.agent_states, t.chats, t.visitors, t.waits
     agents = [
         from_row(AgentLive, dict(r._mapping), AGENT_COLUMNS)
-        for r in conn.execute(select(s).where(s.c.site_id == site_id))
+        for r in conn.execute(scoped(s, site_id))
     ]
     chats = [
         from_row(ChatRecord, dict(r._mapping), CHAT_COLUMNS)
-        for r in conn.execute(select(c).where(c.c.site_id == site_id, c.c.state.in_(LIVE_STATES)))
+        for r in conn.execute(scoped(c, site_id).where(c.c.state.in_(LIVE_STATES)))
     ]
     visitors = [
         from_row(VisitorRecord, dict(r._mapping), VISITOR_COLUMNS)
-        for r in conn.execute(select(v).where(v.c.site_id == site_id, v.c.on_site.is_(True)))
+        for r in conn.execute(scoped(v, site_id).where(v.c.on_site.is_(True)))
     ]
     horizon = now - KEEP_WAITS_US
     horizon -= horizon % WAIT_MINUTE
     ended = [
         ended_wait(r.ended_at, r.route_department_id, r.route_agent_id, r.started_at, r.outcome)
         for r in conn.execute(
-            select(
+            scoped(
+                w,
+                site_id,
                 w.c.ended_at,
                 w.c.route_department_id,
                 w.c.route_agent_id,
                 w.c.started_at,
                 w.c.outcome,
-            ).where(w.c.site_id == site_id, w.c.ended_at >= horizon, w.c.ended_at < OPEN)
+            ).where(w.c.ended_at >= horizon, w.c.ended_at < OPEN)
         )
     ]
     if config is None:
@@ -122,8 +124,8 @@ def events_between(
 ) -> list[tuple[int, Event]]:
     e = t.events
     rows = conn.execute(
-        select(e.c.seq, e.c.id, e.c.type, e.c.occurred_at, e.c.data)
-        .where(e.c.site_id == site_id, e.c.seq > after, e.c.seq <= upto)
+        scoped(e, site_id, e.c.seq, e.c.id, e.c.type, e.c.occurred_at, e.c.data)
+        .where(e.c.seq > after, e.c.seq <= upto)
         .order_by(e.c.seq)
     )
     return [(r.seq, Event(r.id, r.type, r.occurred_at, orjson.loads(r.data))) for r in rows]

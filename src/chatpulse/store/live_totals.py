@@ -17,12 +17,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, and_, delete, func, select
+from sqlalchemy import Connection, and_, func, select
 
 from chatpulse.domain.chat import BOT, ONGOING, WAITING
 from chatpulse.domain.statuses import AWAY, ONLINE
 from chatpulse.store import tables as t
 from chatpulse.store.db import add_to_rows
+from chatpulse.store.scoped import active_agents, in_chunks, scoped, scoped_delete
 from chatpulse.store.tables import agents_now
 
 FIELDS = t.AGENT_FIGURES
@@ -30,7 +31,6 @@ COLUMNS = t.LIVE_COLUMNS
 ChatState = tuple[str, str | None, str | None]  # (state, department, route department)
 Totals = tuple[int, int, int, int]
 ZERO: Totals = (0, 0, 0, 0)
-_CHUNK = 500
 
 a_, s_, st_, m_ = t.agents, t.agent_states, t.agent_statuses, t.agent_departments
 
@@ -42,8 +42,8 @@ def compute(
     if agent_ids is None:
         return _aggregate(conn, site_id, None)
     out: dict[str, Totals] = {}
-    for i in range(0, len(agent_ids), _CHUNK):
-        for key, values in _aggregate(conn, site_id, agent_ids[i : i + _CHUNK]).items():
+    for chunk in in_chunks(agent_ids):
+        for key, values in _aggregate(conn, site_id, chunk).items():
             _add(out, key, values)
     return out
 
@@ -53,7 +53,7 @@ def _aggregate(
 ) -> dict[str, Totals]:
     """One row per active agent and department it is in (or none), summed here: the sums of
     every key in one query."""
-    conditions = [a_.c.site_id == site_id, a_.c.is_deleted.is_(False), a_.c.is_active.is_(True)]
+    conditions = active_agents(site_id)
     if agent_ids is not None:
         conditions.append(a_.c.id.in_(agent_ids))
     rows = conn.execute(
@@ -159,14 +159,14 @@ def add_moves(
 
 def recompute(conn: Connection, site_id: int) -> None:
     """The site's totals from scratch."""
-    conn.execute(delete(t.live_totals).where(t.live_totals.c.site_id == site_id))
+    conn.execute(scoped_delete(t.live_totals, site_id))
     deltas: dict[str, dict[str, int]] = {}
     for key, values in compute(conn, site_id).items():
         deltas[key] = dict(zip(FIELDS, values, strict=True))
     c = t.chats
     rows = conn.execute(
-        select(c.c.state, c.c.department_id, c.c.route_department_id, func.count())
-        .where(c.c.site_id == site_id, c.c.state.in_((BOT, WAITING, ONGOING)))
+        scoped(c, site_id, c.c.state, c.c.department_id, c.c.route_department_id, func.count())
+        .where(c.c.state.in_((BOT, WAITING, ONGOING)))
         .group_by(c.c.state, c.c.department_id, c.c.route_department_id)
     )
     for state, department, route, count in rows:
@@ -175,7 +175,7 @@ def recompute(conn: Connection, site_id: int) -> None:
             row[field] = row.get(field, 0) + int(count)
     v = t.visitors
     on_site = conn.execute(
-        select(func.count()).where(v.c.site_id == site_id, v.c.on_site.is_(True))
+        scoped(v, site_id, func.count()).where(v.c.on_site.is_(True))
     ).scalar_one()
     deltas.setdefault("", {})["visitors_on_site"] = int(on_site)
     _add_rows(conn, site_id, deltas)
@@ -187,9 +187,7 @@ def read(
     """The rows of these keys ("" the site's; every key when None), in one query; a key never
     counted reads as zeros."""
     r = t.live_totals
-    query = select(r.c.department_key, *[r.c[name] for name in COLUMNS]).where(
-        r.c.site_id == site_id
-    )
+    query = scoped(r, site_id, r.c.department_key, *[r.c[name] for name in COLUMNS])
     if keys is not None:
         query = query.where(r.c.department_key.in_(keys))
     out = {key: dict.fromkeys(COLUMNS, 0) for key in keys or ()}

@@ -5,12 +5,12 @@ the cut-off needs, so that `chatpulse check` still passes (docs/operations.md, R
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, delete, func, select, update
+from sqlalchemy import Connection, Engine, func, select
 
 from chatpulse.domain.chat import FINAL_STATES, OPEN, ChatRecord
 from chatpulse.domain.cohort import share_of
@@ -22,10 +22,18 @@ from chatpulse.store import live_totals, rollups
 from chatpulse.store import tables as t
 from chatpulse.store.eventlog import IngestTransaction, replace_busy_intervals
 from chatpulse.store.records import CHAT_COLUMNS, from_row
+from chatpulse.store.scoped import (
+    delete_in,
+    in_chunks,
+    of_site,
+    rows_in,
+    scoped,
+    scoped_delete,
+    scoped_update,
+)
 
 BATCH = 2_000  # events (and so at most as many rows of each table) per write transaction
 SCAN = 10_000  # events read per query while planning
-_IN = 500  # ids per IN list
 K = TypeVar("K")
 # Told (events before the cut-off handled, events before the cut-off) after the plan and after
 # every batch; the second figure grows if events before the cut-off arrive meanwhile.
@@ -202,8 +210,8 @@ def _read_log(
     e = t.events
     while after < upto:
         rows = conn.execute(
-            select(e.c.seq, e.c.type, e.c.occurred_at, e.c.data)
-            .where(e.c.site_id == site_id, e.c.seq > after, e.c.seq <= after + SCAN)
+            scoped(e, site_id, e.c.seq, e.c.type, e.c.occurred_at, e.c.data)
+            .where(e.c.seq > after, e.c.seq <= after + SCAN)
             .order_by(e.c.seq)
         ).all()
         for row in rows:
@@ -228,36 +236,6 @@ def _groups(entities: dict[K, list[Any]], batch: int) -> Iterator[list[K]]:
         yield group
 
 
-def _chunks(items: Sequence[K], n: int = _IN) -> Iterator[Sequence[K]]:
-    for i in range(0, len(items), n):
-        yield items[i : i + n]
-
-
-def _delete_in(
-    conn: Connection, table: Table, site_id: int, column: str, ids: Sequence[Any]
-) -> int:
-    count = 0
-    for chunk in _chunks(ids):
-        result = conn.execute(
-            delete(table).where(table.c.site_id == site_id, table.c[column].in_(chunk))
-        )
-        count += result.rowcount
-    return count
-
-
-def _rows_in(
-    conn: Connection, table: Table, site_id: int, column: str, ids: Sequence[Any]
-) -> list[Any]:
-    rows: list[Any] = []
-    for chunk in _chunks(ids):
-        rows.extend(
-            conn.execute(
-                select(table).where(table.c.site_id == site_id, table.c[column].in_(chunk))
-            )
-        )
-    return rows
-
-
 # ---------------------------------------------------------------- chats
 
 
@@ -270,7 +248,7 @@ def _prune_chats(
     conn, site = tx.conn, tx.site_id
     gone = [
         from_row(ChatRecord, row._mapping, CHAT_COLUMNS)
-        for row in _rows_in(conn, t.chats, site, "chat_id", chat_ids)
+        for row in rows_in(conn, t.chats, site, "chat_id", chat_ids)
         if row.state in FINAL_STATES and row.last_event_at < cutoff
     ]
     ids = [chat.chat_id for chat in gone]
@@ -282,10 +260,10 @@ def _prune_chats(
         return
     h = t.handling_intervals
     spans: dict[str, tuple[int, int]] = {}  # per agent: from its first to its last lost instant
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids):
         for agent_id, started, ended in conn.execute(
-            select(h.c.agent_id, h.c.started_at, h.c.ended_at).where(
-                h.c.site_id == site, h.c.chat_id.in_(chunk)
+            scoped(h, site, h.c.agent_id, h.c.started_at, h.c.ended_at).where(
+                h.c.chat_id.in_(chunk)
             )
         ):
             lo, hi = spans.get(agent_id, (started, ended))
@@ -293,16 +271,16 @@ def _prune_chats(
     seqs = [seq for chat_id in ids for seq in plan.chats.pop(chat_id)]
     for chat_id in ids:
         plan.chat_agents.pop(chat_id, None)
-    result.add("events", _delete_in(conn, t.events, site, "seq", seqs))
+    result.add("events", delete_in(conn, t.events, site, "seq", seqs))
     w = t.waits
     ended_waits = [
         (row.route_department_id, row.route_agent_id, row.outcome, row.started_at, row.ended_at)
-        for row in _rows_in(conn, w, site, "chat_id", ids)
+        for row in rows_in(conn, w, site, "chat_id", ids)
     ]
     rollups.add_waits(conn, site, ended_waits, sign=-1)
-    result.add("waits", _delete_in(conn, w, site, "chat_id", ids))
-    result.add("handling_intervals", _delete_in(conn, h, site, "chat_id", ids))
-    result.add("chats", _delete_in(conn, t.chats, site, "chat_id", ids))
+    result.add("waits", delete_in(conn, w, site, "chat_id", ids))
+    result.add("handling_intervals", delete_in(conn, h, site, "chat_id", ids))
+    result.add("chats", delete_in(conn, t.chats, site, "chat_id", ids))
     _take_cohort_shares(conn, site, gone, result)
     for agent_id, (lo, hi) in sorted(spans.items()):
         _recompute_busy(conn, site, agent_id, lo, hi, result)
@@ -320,10 +298,9 @@ def _take_cohort_shares(
         for key in ("", department) if department else ("",):
             by_key.setdefault(key, set()).add(minute)
     for key, minutes in by_key.items():
-        for chunk in _chunks(sorted(minutes)):
+        for chunk in in_chunks(sorted(minutes)):
             removed = conn.execute(
-                delete(r).where(
-                    r.c.site_id == site_id,
+                scoped_delete(r, site_id).where(
                     r.c.department_key == key,
                     r.c.minute.in_(chunk),
                     r.c.total == 0,
@@ -340,7 +317,7 @@ def _recompute_busy(
     remaining log gives. Only the busy stretches that met [lo, hi] are read and rewritten, so
     the cost follows what was pruned, not the agent's history."""
     h, b, s = t.handling_intervals, t.busy_intervals, t.agent_states
-    mine = (b.c.site_id == site_id, b.c.agent_id == agent_id)
+    mine = (of_site(b, site_id), b.c.agent_id == agent_id)
     old: dict[int, tuple[int, int]] = {}
     after = lo
     while True:  # the stored stretches that meet [lo, hi], in time order
@@ -374,8 +351,7 @@ def _recompute_busy(
     # No remaining handling interval crosses `first` or `last` (they bound stretches of the old
     # union), so the ones inside are exactly those that end between them.
     spans = conn.execute(
-        select(h.c.started_at, h.c.ended_at).where(
-            h.c.site_id == site_id,
+        scoped(h, site_id, h.c.started_at, h.c.ended_at).where(
             h.c.agent_id == agent_id,
             h.c.ended_at >= first,
             h.c.ended_at <= last,
@@ -400,7 +376,7 @@ def _recompute_busy(
         values["busy_no"] = written[-1][0]
         if new[-1] != before[-1]:
             values["busy_since"] = new[-1][0]
-    hm = (h.c.site_id == site_id, h.c.agent_id == agent_id)
+    hm = (of_site(h, site_id), h.c.agent_id == agent_id)
     closed_end = conn.execute(
         select(func.max(h.c.ended_at)).where(*hm, h.c.ended_at < OPEN)
     ).scalar()
@@ -408,7 +384,7 @@ def _recompute_busy(
         select(func.max(h.c.started_at)).where(*hm, h.c.ended_at == OPEN)
     ).scalar()
     values["handled_until"] = max(closed_end or 0, open_start or 0)
-    conn.execute(update(s).where(s.c.site_id == site_id, s.c.agent_id == agent_id).values(values))
+    conn.execute(scoped_update(s, site_id).where(s.c.agent_id == agent_id).values(values))
     has_handling = closed_end is not None or open_start is not None
     _drop_idle_agent_state(conn, site_id, agent_id, has_handling=has_handling, result=result)
 
@@ -421,11 +397,11 @@ def _drop_idle_agent_state(
         return
     si = t.status_intervals
     has_status = conn.execute(
-        select(func.count()).where(si.c.site_id == site_id, si.c.agent_id == agent_id)
+        scoped(si, site_id, func.count()).where(si.c.agent_id == agent_id)
     ).scalar_one()
     if not has_status:
         s = t.agent_states
-        removed = conn.execute(delete(s).where(s.c.site_id == site_id, s.c.agent_id == agent_id))
+        removed = conn.execute(scoped_delete(s, site_id).where(s.c.agent_id == agent_id))
         result.add("agent_states", removed.rowcount)
 
 
@@ -445,8 +421,8 @@ def _prune_statuses(
         seqs = plan.statuses.pop(agent_id)
         ended = int(
             conn.execute(
-                select(func.count()).where(
-                    si.c.site_id == site, si.c.agent_id == agent_id, si.c.ended_at < cutoff
+                scoped(si, site, func.count()).where(
+                    si.c.agent_id == agent_id, si.c.ended_at < cutoff
                 )
             ).scalar_one()
         )
@@ -457,26 +433,24 @@ def _prune_statuses(
                 f"site {site}: agent {agent_id} has {ended} status intervals before the cut-off "
                 f"but {len(seqs)} status events: run `chatpulse check`"
             )
-        result.add("events", _delete_in(conn, t.events, site, "seq", seqs[:ended]))
+        result.add("events", delete_in(conn, t.events, site, "seq", seqs[:ended]))
         gone = conn.execute(
-            select(si.c.status_id, si.c.started_at, si.c.ended_at).where(
-                si.c.site_id == site, si.c.agent_id == agent_id, si.c.status_no <= ended
+            scoped(si, site, si.c.status_id, si.c.started_at, si.c.ended_at).where(
+                si.c.agent_id == agent_id, si.c.status_no <= ended
             )
         ).all()
         rollups.add_spans(conn, site, STATUS, [tuple(row) for row in gone], sign=-1)
         removed = conn.execute(
-            delete(si).where(
-                si.c.site_id == site, si.c.agent_id == agent_id, si.c.status_no <= ended
-            )
+            scoped_delete(si, site).where(si.c.agent_id == agent_id, si.c.status_no <= ended)
         )
         result.add("status_intervals", removed.rowcount)
         # Through negative numbers: the key stays unique after every single row's update.
-        mine = (si.c.site_id == site, si.c.agent_id == agent_id)
-        conn.execute(update(si).where(*mine).values(status_no=ended - si.c.status_no))
-        conn.execute(update(si).where(*mine).values(status_no=-si.c.status_no))
+        mine = scoped_update(si, site).where(si.c.agent_id == agent_id)
+        conn.execute(mine.values(status_no=ended - si.c.status_no))
+        conn.execute(mine.values(status_no=-si.c.status_no))
         conn.execute(
-            update(s)
-            .where(s.c.site_id == site, s.c.agent_id == agent_id)
+            scoped_update(s, site)
+            .where(s.c.agent_id == agent_id)
             .values(status_no=s.c.status_no - ended)
         )
 
@@ -500,11 +474,11 @@ def _prune_visitors(
     v = t.visitors
     left = [
         row.visitor_id
-        for row in _rows_in(conn, v, site, "visitor_id", visitor_ids)
+        for row in rows_in(conn, v, site, "visitor_id", visitor_ids)
         if not row.on_site and row.last_event_at < cutoff
     ]
-    result.add("visitors", _delete_in(conn, v, site, "visitor_id", left))
-    result.add("events", _delete_in(conn, t.events, site, "seq", seqs))
+    result.add("visitors", delete_in(conn, v, site, "visitor_id", left))
+    result.add("events", delete_in(conn, t.events, site, "seq", seqs))
 
 
 def _prune_invitations(
@@ -517,10 +491,10 @@ def _prune_invitations(
     """Invitations accepted before the cut-off go with their events, and so do unaccepted ones
     sent before it whose visitor is not on site: no acceptance is expected for them any more."""
     conn, site = tx.conn, tx.site_id
-    rows = _rows_in(conn, t.invitations, site, "invitation_id", invitation_ids)
+    rows = list(rows_in(conn, t.invitations, site, "invitation_id", invitation_ids))
     on_site = {
         row.visitor_id
-        for row in _rows_in(conn, t.visitors, site, "visitor_id", [r.visitor_id for r in rows])
+        for row in rows_in(conn, t.visitors, site, "visitor_id", [r.visitor_id for r in rows])
         if row.on_site
     }
     gone = [
@@ -535,5 +509,5 @@ def _prune_invitations(
     seqs = [seq for invitation_id in gone for seq in plan.invitations[invitation_id]]
     for invitation_id in invitation_ids:
         del plan.invitations[invitation_id]
-    result.add("invitations", _delete_in(conn, t.invitations, site, "invitation_id", gone))
-    result.add("events", _delete_in(conn, t.events, site, "seq", seqs))
+    result.add("invitations", delete_in(conn, t.invitations, site, "invitation_id", gone))
+    result.add("events", delete_in(conn, t.events, site, "seq", seqs))

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from chatpulse.domain.events import Event
 from chatpulse.domain.intervals import union_of
 from chatpulse.store import tables as t
 from chatpulse.store.eventlog import IngestTransaction
+from chatpulse.store.scoped import scoped, scoped_delete
 
 CHUNK = 1000
 SUMS = (t.cohort_minutes, t.wait_minutes, t.time_quarters, t.live_totals)  # zero rows: nothing
@@ -72,10 +73,10 @@ def _replay(tx: IngestTransaction, progress: Progress | None = None) -> int:
     total = 0
     if progress is not None:
         e = t.events
-        total = conn.execute(select(func.count()).where(e.c.site_id == site)).scalar_one()
+        total = conn.execute(scoped(e, site, func.count())).scalar_one()
         progress(0, total)
     for table in t.PROJECTIONS:
-        conn.execute(delete(table).where(table.c.site_id == site))
+        conn.execute(scoped_delete(table, site))
     count = 0
     for chunk in _log(conn, site):
         projector = tx.projector_for([event for _, event in chunk])
@@ -95,8 +96,8 @@ def _log(conn: Connection, site_id: int) -> Iterator[list[tuple[int, Event]]]:
     e = t.events
     while True:
         rows = conn.execute(
-            select(e.c.seq, e.c.id, e.c.type, e.c.occurred_at, e.c.data)
-            .where(e.c.site_id == site_id, e.c.seq > after)
+            scoped(e, site_id, e.c.seq, e.c.id, e.c.type, e.c.occurred_at, e.c.data)
+            .where(e.c.seq > after)
             .order_by(e.c.seq)
             .limit(CHUNK)
         ).all()
@@ -115,9 +116,7 @@ def _snapshot(conn: Connection, site_id: int) -> dict[str, Any]:
     per-minute sums without the rows that went back to zero."""
     out: dict[str, Any] = {}
     for table in t.PROJECTIONS:
-        rows = [
-            dict(r._mapping) for r in conn.execute(select(table).where(table.c.site_id == site_id))
-        ]
+        rows = [dict(r._mapping) for r in conn.execute(scoped(table, site_id))]
         if table is t.busy_intervals:
             spans: dict[str, list[tuple[int, int]]] = {}
             for r in rows:

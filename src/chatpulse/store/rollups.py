@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection
 
 from chatpulse.domain.chat import OPEN
 from chatpulse.domain.cohort import COHORT_FIELDS, Share, moves
@@ -25,6 +25,7 @@ from chatpulse.domain.rollups import (
 )
 from chatpulse.store import tables as t
 from chatpulse.store.db import add_to_rows
+from chatpulse.store.scoped import scoped, scoped_delete
 
 # (route department or "", route agent or "", outcome, started_at, ended_at)
 WaitRow = tuple[str | None, str | None, str | None, int, int]
@@ -86,31 +87,33 @@ def add_cohorts(conn: Connection, site_id: int, chats: Iterable[tuple[int, Share
 def drop_empty(conn: Connection, site_id: int) -> int:
     """Remove sums that went back to zero (after a prune took away what they summed)."""
     w, q = t.wait_minutes, t.time_quarters
-    removed = conn.execute(delete(w).where(w.c.site_id == site_id, w.c.waits == 0)).rowcount
-    removed += conn.execute(delete(q).where(q.c.site_id == site_id, q.c.micros == 0)).rowcount
+    removed = conn.execute(scoped_delete(w, site_id).where(w.c.waits == 0)).rowcount
+    removed += conn.execute(scoped_delete(q, site_id).where(q.c.micros == 0)).rowcount
     return int(removed)
 
 
 def recompute(conn: Connection, site_id: int) -> None:
     """Sums of the site from its rows, from scratch (the migration that added them)."""
-    conn.execute(delete(t.wait_minutes).where(t.wait_minutes.c.site_id == site_id))
-    conn.execute(delete(t.time_quarters).where(t.time_quarters.c.site_id == site_id))
+    conn.execute(scoped_delete(t.wait_minutes, site_id))
+    conn.execute(scoped_delete(t.time_quarters, site_id))
     w, s, b = t.waits, t.status_intervals, t.busy_intervals
     closed_waits = conn.execute(
-        select(
-            w.c.route_department_id, w.c.route_agent_id, w.c.outcome, w.c.started_at, w.c.ended_at
-        ).where(w.c.site_id == site_id, w.c.ended_at < OPEN)
+        scoped(
+            w,
+            site_id,
+            w.c.route_department_id,
+            w.c.route_agent_id,
+            w.c.outcome,
+            w.c.started_at,
+            w.c.ended_at,
+        ).where(w.c.ended_at < OPEN)
     )
     add_waits(conn, site_id, _tuples(closed_waits))
     statuses = conn.execute(
-        select(s.c.status_id, s.c.started_at, s.c.ended_at).where(
-            s.c.site_id == site_id, s.c.ended_at < OPEN
-        )
+        scoped(s, site_id, s.c.status_id, s.c.started_at, s.c.ended_at).where(s.c.ended_at < OPEN)
     )
     add_spans(conn, site_id, STATUS, _tuples(statuses))
-    busy = conn.execute(
-        select(b.c.started_at, b.c.ended_at).where(b.c.site_id == site_id, b.c.ended_at < OPEN)
-    )
+    busy = conn.execute(scoped(b, site_id, b.c.started_at, b.c.ended_at).where(b.c.ended_at < OPEN))
     add_spans(conn, site_id, BUSY, [("", started, ended) for started, ended in busy])
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from chatpulse.domain.statuses import BUILT_IN_STATUSES
 from chatpulse.store import tables as t
+from chatpulse.store.scoped import scoped, scoped_update
 
 ALL_SCOPES = ("realtime.read", "events.write", "config.read", "config.write", "admin")
 DEFAULT_SCOPES = tuple(s for s in ALL_SCOPES if s != "admin")
@@ -162,8 +163,8 @@ def token_is_live(engine: Engine, token_id: str) -> bool:
 def list_tokens(engine: Engine, site_id: int) -> list[TokenInfo]:
     with engine.connect() as conn:
         rows = conn.execute(
-            select(t.tokens)
-            .where(t.tokens.c.site_id == site_id, t.tokens.c.revoked_at.is_(None))
+            scoped(t.tokens, site_id)
+            .where(t.tokens.c.revoked_at.is_(None))
             .order_by(t.tokens.c.created_at, t.tokens.c.id)
         ).all()
     return [TokenInfo(r.id, r.site_id, r.name, tuple(r.scopes.split()), r.created_at) for r in rows]
@@ -172,9 +173,8 @@ def list_tokens(engine: Engine, site_id: int) -> list[TokenInfo]:
 def revoke_token(engine: Engine, site_id: int, token_id: str, now: int) -> bool:
     with engine.begin() as conn:
         result = conn.execute(
-            update(t.tokens)
+            scoped_update(t.tokens, site_id)
             .where(
-                t.tokens.c.site_id == site_id,
                 t.tokens.c.id == token_id,
                 t.tokens.c.revoked_at.is_(None),
             )

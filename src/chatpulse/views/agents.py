@@ -6,12 +6,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from chatpulse.domain.intervals import overlap
+from chatpulse.domain.agents_metrics import page_count, status_distributions
 from chatpulse.domain.live import LiveState
 from chatpulse.domain.statuses import OFFLINE_ID
-from chatpulse.domain.timeutil import MICROS, format_timespan
+from chatpulse.domain.timeutil import format_timespan
 from chatpulse.domain.window import Window
-from chatpulse.store import reads
+from chatpulse.store.reads import agents as reads
 from chatpulse.views.common import agent_now
 
 
@@ -44,10 +44,12 @@ def agents_page(
         linear = reads.linear_chat_time(conn, site_id, ids, start, live_end)
         got = reads.chats_got(conn, site_id, ids, start, window.end)
         if include_status_distribution:
-            distributions = _status_distributions(conn, site_id, window, ids)
+            spent = reads.status_time(conn, site_id, ids, start, live_end)
+            first = reads.first_status_at(conn, site_id, ids)
+            distributions = status_distributions(ids, spent, first, start, live_end)
     return {
         "total": total,
-        "pageCount": -(-total // page_size),
+        "pageCount": page_count(total, page_size),
         "pageIndex": page_index,
         "pageSize": page_size,
         "list": [
@@ -63,23 +65,4 @@ def agents_page(
             }
             for a in page
         ],
-    }
-
-
-def _status_distributions(
-    conn: Connection, site_id: int, window: Window, ids: list[str]
-) -> dict[str, dict[str, int]]:
-    """Whole seconds per status within the window (to now); Offline before the first status."""
-    start, live_end = window.start, window.live_end
-    micros: dict[str, dict[str, int]] = {i: {} for i in ids}
-    for agent_id, status_id, spent in reads.status_time(conn, site_id, ids, start, live_end):
-        micros[agent_id][status_id] = micros[agent_id].get(status_id, 0) + spent
-    first = reads.first_status_at(conn, site_id, ids)
-    for agent_id in ids:
-        before_first = overlap(start, first.get(agent_id, live_end), start, live_end)
-        if before_first:
-            micros[agent_id][OFFLINE_ID] = micros[agent_id].get(OFFLINE_ID, 0) + before_first
-    return {
-        agent_id: {status: us // MICROS for status, us in spent.items() if us >= MICROS}
-        for agent_id, spent in micros.items()
     }

@@ -7,8 +7,7 @@ from sqlalchemy import Connection
 from chatpulse.domain.errors import BadParameter
 from chatpulse.domain.events import normalize_uuid
 from chatpulse.domain.live import LiveState, SiteConfig
-from chatpulse.store import reads
-from chatpulse.store.reads import AgentNow
+from chatpulse.store.reads.common import AgentNow, department_state
 
 
 def check_department(
@@ -25,7 +24,7 @@ def check_department(
         found = config.departments.get(canonical)
         state = None if found is None else not found.deleted
     else:
-        state = reads.department_state(conn, site_id, canonical)
+        state = department_state(conn, site_id, canonical)
     if state is None:
         raise BadParameter("departmentId", f"unknown department {canonical}")
     if state is False:

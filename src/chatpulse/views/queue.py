@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from chatpulse.domain.arith import round_half_up
-from chatpulse.domain.live import LiveState, WaitSums
+from chatpulse.domain.live import LiveState
+from chatpulse.domain.queue_metrics import WaitSums, wait_time
 from chatpulse.domain.statuses import ONLINE
-from chatpulse.domain.timeutil import MICROS
-from chatpulse.store import live_totals, reads
-from chatpulse.store.reads import AgentNow
+from chatpulse.store import live_totals
+from chatpulse.store.reads import queue as reads
+from chatpulse.store.reads.common import AgentNow
 from chatpulse.views.common import agent_now
 
 Target = tuple[str | None, str | None]  # (department, agent): a wait's route target
@@ -147,15 +147,15 @@ def _render(
         "ongoingChats": ongoing,
         "maxConcurrentChats": capacity,
         "currentQueueLength": len(waiting),
-        "avgWaitTimeinLast30Mins": round_half_up(ended.total_30, ended.count_30 * MICROS),
-        "avgWaitTimeinLast60Mins": round_half_up(ended.total_60, ended.count_60 * MICROS),
+        "avgWaitTimeinLast30Mins": ended.avg_wait_30,
+        "avgWaitTimeinLast60Mins": ended.avg_wait_60,
         "abandonedChatsinLast30Mins": ended.abandoned_30,
         "switchedtoMessagesinLast30Mins": ended.switched_30,
         "visitors": [
             {
                 "visitorId": visitor_id,
                 "contactIdentityId": contact,
-                "waitTime": max(0, (now - started) // MICROS),
+                "waitTime": wait_time(now, started),
             }
             for started, visitor_id, contact in waiting
         ],
