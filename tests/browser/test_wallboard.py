@@ -346,7 +346,8 @@ def test_after_a_drop_the_stream_client_reconnects_sending_the_last_event_id(
         arrange(site)
         open_wallboard(page, first, site.token)
         expect(page.get_by_test_id("rightnow-currentQueueLength")).to_have_text("3")
-    assert sites.last_sequence(engine, site.site_id) == 19  # arrange() ingests 19 events
+    with engine.connect() as conn:
+        assert sites.last_sequence(conn, site.site_id) == 19  # arrange() ingests 19 events
 
     state = page.get_by_test_id("connection-state")
     expect(state).to_have_attribute("data-state", "reconnecting")
