@@ -48,6 +48,12 @@ class Dataset:
     build_seconds: float
 
 
+def _configure(engine: Engine, site_id: int, write: Any, doc: dict[str, Any]) -> None:
+    """One configuration write in its own transaction, as the configuration service does it."""
+    with config.writing(engine, site_id) as conn:
+        write(conn, site_id, doc)
+
+
 def afternoon_zone(now: dt.datetime) -> str:
     """An Etc/GMT zone where it is about 17:00 now, so that "today" is a long day."""
     hours = 17 - now.hour
@@ -75,9 +81,10 @@ def build(
     _, token = sites.create_token(engine, site.id, "bench", sites.ALL_SCOPES, 0)
     dept_ids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(departments)]
     for n, d in enumerate(dept_ids):
-        config.insert_department(
+        _configure(
             engine,
             site.id,
+            config.insert_department,
             {
                 "id": d,
                 "siteId": site.id,
@@ -92,7 +99,7 @@ def build(
     agent_dept = {}
     for n, a in enumerate(agent_ids):
         agent_dept[a] = dept_ids[n % departments]
-        config.insert_agent(engine, site.id, _agent_doc(site.id, a, n, agent_dept[a]))
+        _configure(engine, site.id, config.insert_agent, _agent_doc(site.id, a, n, agent_dept[a]))
 
     events: list[tuple[int, str, dict[str, Any]]] = []
     history_start = now - dt.timedelta(days=days)
@@ -461,11 +468,11 @@ def install(load: Load, database: str, batch: int = 1000) -> Dataset:
     site = sites.create_site(engine, "reference load", load.zone, now)
     _, token = sites.create_token(engine, site.id, "bench", sites.ALL_SCOPES, 0)
     for doc in load.statuses:
-        config.insert_status(engine, site.id, dict(doc))
+        _configure(engine, site.id, config.insert_status, dict(doc))
     for doc in load.departments:
-        config.insert_department(engine, site.id, {**doc, "siteId": site.id})
+        _configure(engine, site.id, config.insert_department, {**doc, "siteId": site.id})
     for doc in load.agents:
-        config.insert_agent(engine, site.id, {**doc, "siteId": site.id})
+        _configure(engine, site.id, config.insert_agent, {**doc, "siteId": site.id})
     accept_now = now + 60 * MICROS
     events = load.events
     # PostgreSQL: ANALYZE as the log doubles and at the end, as autovacuum would on a server

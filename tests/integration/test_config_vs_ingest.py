@@ -37,7 +37,8 @@ def _blocked_on_a_lock(engine: Engine) -> bool:
 def test_a_deactivation_during_an_ingest_leaves_the_totals_right(pg: Engine) -> None:
     site = sites.create_site(pg, "Race", "UTC", T_MICROS)
     department = {"id": uid("dept", 1), "name": "Sales", "isAvailableInLiveChat": True}
-    config.insert_department(pg, site.id, {**department, "isDeleted": False})
+    with config.writing(pg, site.id) as conn:
+        config.insert_department(conn, site.id, {**department, "isDeleted": False})
     doc = {
         "id": uid("agent", 1),
         "siteId": site.id,
@@ -52,14 +53,18 @@ def test_a_deactivation_during_an_ingest_leaves_the_totals_right(pg: Engine) -> 
         "departmentIds": [uid("dept", 1)],
         "maxConcurrentChats": 2,
     }
-    config.insert_agent(pg, site.id, dict(doc))
+    with config.writing(pg, site.id) as conn:
+        config.insert_agent(conn, site.id, dict(doc))
     online = Event(
         uid("event", 1), "agent.status_changed", T_MICROS - 60_000_000,
         {"agentId": uid("agent", 1), "statusId": ONLINE},
     )  # fmt: skip
-    deactivated = threading.Thread(
-        target=config.replace_agent, args=(pg, site.id, {**doc, "isActive": False})
-    )
+
+    def deactivate() -> None:
+        with config.writing(pg, site.id) as conn:
+            config.replace_agent(conn, site.id, {**doc, "isActive": False})
+
+    deactivated = threading.Thread(target=deactivate)
     with IngestTransaction(pg, site.id) as tx:  # holds the site's row lock until commit
         projector = tx.projector_for([online])
         assert projector.apply(online, 0) is None

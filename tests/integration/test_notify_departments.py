@@ -49,7 +49,8 @@ def test_an_ingest_elsewhere_wakes_only_the_streams_of_its_departments(
     site = sites.create_site(pg_engine, "Notified", "UTC", T_MICROS)
     for n in (1, 2):
         doc = {"id": uid("dept", n), "name": f"Team {n}", "isAvailableInLiveChat": True}
-        config.insert_department(pg_engine, site.id, {**doc, "isDeleted": False})
+        with config.writing(pg_engine, site.id) as conn:
+            config.insert_department(conn, site.id, {**doc, "isDeleted": False})
     other = make_engine(postgres_url)  # another process's ingest: heard by NOTIFY only
 
     async def run() -> list[int]:

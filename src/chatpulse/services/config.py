@@ -1,7 +1,8 @@
 """Configuration (SPEC.md §5): departments, agents and agent statuses, written once for the three
 kinds. Each kind names its stored documents' functions and builds its document from a request
-body (a dict of the body's fields); every write moves the site's configuration version and,
-once it has succeeded, this process's open streams of the site recompute."""
+body (a dict of the body's fields). Each request is one transaction opened here: a read on one
+connection, a write in `store.config.writing` (it moves the site's configuration version), after
+which this process's open streams of the site recompute."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection
 
 from chatpulse.domain.errors import FieldError, InvalidBody, NotFound
 from chatpulse.domain.events import normalize_uuid
@@ -28,11 +29,11 @@ class Kind:
 
     what: str
     document: Callable[[int, str, Doc, int], Doc]  # (site, id, body, now) → document
-    listed: Callable[[Engine, int, bool], list[Doc]]
-    found: Callable[[Engine, int, str], Doc | None]
-    inserted: Callable[[Engine, int, Doc], Doc]
-    replaced: Callable[[Engine, int, Doc], Doc | None]
-    deleted: Callable[[Engine, int, str], bool]
+    listed: Callable[[Connection, int, bool], list[Doc]]
+    found: Callable[[Connection, int, str], Doc | None]
+    inserted: Callable[[Connection, int, Doc], Doc]
+    replaced: Callable[[Connection, int, Doc], Doc | None]
+    deleted: Callable[[Connection, int, str], bool]
     shown: Callable[[Doc], Doc] = lambda doc: doc  # the answer of a create or replace
 
 
@@ -98,8 +99,8 @@ def _status(_site_id: int, status_id: str, body: Doc, _now: int) -> Doc:
     return {"id": status_id, "name": body["name"], "type": body["type"], "order": body["order"]}
 
 
-def _status_found(engine: Engine, site_id: int, status_id: str) -> Doc | None:
-    found = config.get_status(engine, site_id, status_id)
+def _status_found(conn: Connection, site_id: int, status_id: str) -> Doc | None:
+    found = config.get_status(conn, site_id, status_id)
     return found[0] if found is not None else None
 
 
@@ -146,11 +147,14 @@ def _key(kind: Kind, text: str) -> str:
 
 
 def list_all(runtime: Runtime, kind: Kind, site_id: int, include_deleted: bool) -> list[Doc]:
-    return kind.listed(runtime.engine, site_id, include_deleted)
+    with runtime.engine.connect() as conn:
+        return kind.listed(conn, site_id, include_deleted)
 
 
 def get(runtime: Runtime, kind: Kind, site_id: int, item_id: str) -> Doc:
-    doc = kind.found(runtime.engine, site_id, _key(kind, item_id))
+    key = _key(kind, item_id)
+    with runtime.engine.connect() as conn:
+        doc = kind.found(conn, site_id, key)
     if doc is None:
         raise NotFound(kind.what)
     return doc
@@ -159,7 +163,8 @@ def get(runtime: Runtime, kind: Kind, site_id: int, item_id: str) -> Doc:
 def create(runtime: Runtime, kind: Kind, site_id: int, body: Doc) -> Doc:
     item_id = body.get("id") or str(uuid.uuid4())
     doc = kind.document(site_id, item_id, body, runtime.clock.now())
-    created = kind.inserted(runtime.engine, site_id, doc)
+    with config.writing(runtime.engine, site_id) as conn:
+        created = kind.inserted(conn, site_id, doc)
     runtime.config_changed(site_id)
     return kind.shown(created)
 
@@ -169,14 +174,17 @@ def replace(runtime: Runtime, kind: Kind, site_id: int, item_id: str, body: Doc)
     if body.get("id") is not None and body["id"] != key:
         raise InvalidBody([FieldError("id", "must match the id in the path")])
     doc = kind.document(site_id, key, body, runtime.clock.now())
-    replaced = kind.replaced(runtime.engine, site_id, doc)
-    if replaced is None:
-        raise NotFound(kind.what)
+    with config.writing(runtime.engine, site_id) as conn:
+        replaced = kind.replaced(conn, site_id, doc)
+        if replaced is None:
+            raise NotFound(kind.what)  # rolled back: the version does not move
     runtime.config_changed(site_id)
     return kind.shown(replaced)
 
 
 def delete(runtime: Runtime, kind: Kind, site_id: int, item_id: str) -> None:
-    if not kind.deleted(runtime.engine, site_id, _key(kind, item_id)):
-        raise NotFound(kind.what)
+    key = _key(kind, item_id)
+    with config.writing(runtime.engine, site_id) as conn:
+        if not kind.deleted(conn, site_id, key):
+            raise NotFound(kind.what)  # rolled back: the version does not move
     runtime.config_changed(site_id)

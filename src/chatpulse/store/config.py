@@ -1,4 +1,7 @@
-"""Configuration: departments, agents and agent statuses, stored as their Comm100 documents."""
+"""Configuration: departments, agents and agent statuses, stored as their Comm100 documents.
+
+Each function works in the caller's transaction (services/config.py opens it): `writing` for a
+change (it moves the site's configuration version), a plain connection for a read."""
 
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ def _dump(doc: Doc) -> str:
 
 
 @contextmanager
-def _writing(engine: Engine, site_id: int) -> Iterator[Connection]:
+def writing(engine: Engine, site_id: int) -> Iterator[Connection]:
     """A write transaction that, when it succeeds, moves the site's configuration version:
     views cached by (last sequence, configuration version) must not outlive a change.
 
@@ -52,22 +55,20 @@ def _writing(engine: Engine, site_id: int) -> Iterator[Connection]:
         yield conn
 
 
-def list_departments(engine: Engine, site_id: int, include_deleted: bool) -> list[Doc]:
+def list_departments(conn: Connection, site_id: int, include_deleted: bool) -> list[Doc]:
     query = scoped(t.departments, site_id, t.departments.c.doc)
     if not include_deleted:
         query = query.where(t.departments.c.is_deleted.is_(False))
-    with engine.connect() as conn:
-        docs = [_load(d) for d in conn.execute(query).scalars()]
+    docs = [_load(d) for d in conn.execute(query).scalars()]
     return sorted(docs, key=lambda d: (d["name"].casefold(), d["id"]))
 
 
-def get_department(engine: Engine, site_id: int, department_id: str) -> Doc | None:
-    with engine.connect() as conn:
-        text = conn.execute(
-            scoped(t.departments, site_id, t.departments.c.doc).where(
-                t.departments.c.id == department_id
-            )
-        ).scalar()
+def get_department(conn: Connection, site_id: int, department_id: str) -> Doc | None:
+    text = conn.execute(
+        scoped(t.departments, site_id, t.departments.c.doc).where(
+            t.departments.c.id == department_id
+        )
+    ).scalar()
     return _load(text) if text else None
 
 
@@ -93,77 +94,68 @@ def _department_row(doc: Doc) -> dict[str, Any]:
     }
 
 
-def insert_department(engine: Engine, site_id: int, doc: Doc) -> Doc:
-    with _writing(engine, site_id) as conn:
-        if conn.execute(
-            scoped(t.departments, site_id, t.departments.c.id).where(
-                t.departments.c.id == doc["id"]
-            )
-        ).first():
-            raise Conflict("id", f"department {doc['id']} already exists")
+def insert_department(conn: Connection, site_id: int, doc: Doc) -> Doc:
+    if conn.execute(
+        scoped(t.departments, site_id, t.departments.c.id).where(t.departments.c.id == doc["id"])
+    ).first():
+        raise Conflict("id", f"department {doc['id']} already exists")
+    _check_department_name(conn, site_id, doc)
+    conn.execute(
+        insert(t.departments).values(site_id=site_id, id=doc["id"], **_department_row(doc))
+    )
+    return doc
+
+
+def replace_department(conn: Connection, site_id: int, doc: Doc) -> Doc | None:
+    old = conn.execute(
+        scoped(t.departments, site_id, t.departments.c.doc).where(t.departments.c.id == doc["id"])
+    ).scalar()
+    if old is None:
+        return None
+    doc["isDeleted"] = _load(old)["isDeleted"]
+    if not doc["isDeleted"]:
         _check_department_name(conn, site_id, doc)
-        conn.execute(
-            insert(t.departments).values(site_id=site_id, id=doc["id"], **_department_row(doc))
-        )
+    conn.execute(
+        scoped_update(t.departments, site_id)
+        .where(t.departments.c.id == doc["id"])
+        .values(**_department_row(doc))
+    )
     return doc
 
 
-def replace_department(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
-    with _writing(engine, site_id) as conn:
-        old = conn.execute(
-            scoped(t.departments, site_id, t.departments.c.doc).where(
-                t.departments.c.id == doc["id"]
-            )
-        ).scalar()
-        if old is None:
-            return None
-        doc["isDeleted"] = _load(old)["isDeleted"]
-        if not doc["isDeleted"]:
-            _check_department_name(conn, site_id, doc)
-        conn.execute(
-            scoped_update(t.departments, site_id)
-            .where(t.departments.c.id == doc["id"])
-            .values(**_department_row(doc))
+def delete_department(conn: Connection, site_id: int, department_id: str) -> bool:
+    old = conn.execute(
+        scoped(t.departments, site_id, t.departments.c.doc).where(
+            t.departments.c.id == department_id
         )
-    return doc
-
-
-def delete_department(engine: Engine, site_id: int, department_id: str) -> bool:
-    with _writing(engine, site_id) as conn:
-        old = conn.execute(
-            scoped(t.departments, site_id, t.departments.c.doc).where(
-                t.departments.c.id == department_id
-            )
-        ).scalar()
-        if old is None:
-            return False
-        doc = _load(old)
-        doc["isDeleted"] = True
-        conn.execute(
-            scoped_update(t.departments, site_id)
-            .where(t.departments.c.id == department_id)
-            .values(**_department_row(doc))
-        )
+    ).scalar()
+    if old is None:
+        return False
+    doc = _load(old)
+    doc["isDeleted"] = True
+    conn.execute(
+        scoped_update(t.departments, site_id)
+        .where(t.departments.c.id == department_id)
+        .values(**_department_row(doc))
+    )
     return True
 
 
 # ---------------------------------------------------------------- agents
 
 
-def list_agents(engine: Engine, site_id: int, include_deleted: bool) -> list[Doc]:
+def list_agents(conn: Connection, site_id: int, include_deleted: bool) -> list[Doc]:
     query = scoped(t.agents, site_id, t.agents.c.doc)
     if not include_deleted:
         query = query.where(t.agents.c.is_deleted.is_(False))
-    with engine.connect() as conn:
-        docs = [_load(d) for d in conn.execute(query).scalars()]
+    docs = [_load(d) for d in conn.execute(query).scalars()]
     return sorted(docs, key=lambda d: (d["displayName"].casefold(), d["id"]))
 
 
-def get_agent(engine: Engine, site_id: int, agent_id: str) -> Doc | None:
-    with engine.connect() as conn:
-        text = conn.execute(
-            scoped(t.agents, site_id, t.agents.c.doc).where(t.agents.c.id == agent_id)
-        ).scalar()
+def get_agent(conn: Connection, site_id: int, agent_id: str) -> Doc | None:
+    text = conn.execute(
+        scoped(t.agents, site_id, t.agents.c.doc).where(t.agents.c.id == agent_id)
+    ).scalar()
     return _load(text) if text else None
 
 
@@ -220,55 +212,52 @@ def _set_agent_departments(conn: Connection, site_id: int, doc: Doc) -> None:
         )
 
 
-def insert_agent(engine: Engine, site_id: int, doc: Doc) -> Doc:
-    with _writing(engine, site_id) as conn:
-        if conn.execute(
-            scoped(t.agents, site_id, t.agents.c.id).where(t.agents.c.id == doc["id"])
-        ).first():
-            raise Conflict("id", f"agent {doc['id']} already exists")
-        _check_agent(conn, site_id, doc)
-        with live_totals.tracking(conn, site_id, [doc["id"]]):
-            conn.execute(insert(t.agents).values(site_id=site_id, id=doc["id"], **_agent_row(doc)))
-            _set_agent_departments(conn, site_id, doc)
+def insert_agent(conn: Connection, site_id: int, doc: Doc) -> Doc:
+    if conn.execute(
+        scoped(t.agents, site_id, t.agents.c.id).where(t.agents.c.id == doc["id"])
+    ).first():
+        raise Conflict("id", f"agent {doc['id']} already exists")
+    _check_agent(conn, site_id, doc)
+    with live_totals.tracking(conn, site_id, [doc["id"]]):
+        conn.execute(insert(t.agents).values(site_id=site_id, id=doc["id"], **_agent_row(doc)))
+        _set_agent_departments(conn, site_id, doc)
     return doc
 
 
-def replace_agent(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
-    with _writing(engine, site_id) as conn:
-        old_text = conn.execute(
-            scoped(t.agents, site_id, t.agents.c.doc).where(t.agents.c.id == doc["id"])
-        ).scalar()
-        if old_text is None:
-            return None
-        old = _load(old_text)
-        doc["isDeleted"] = old["isDeleted"]
-        doc["createdTime"] = old["createdTime"]
-        _check_agent(conn, site_id, doc)
-        with live_totals.tracking(conn, site_id, [doc["id"]]):
-            conn.execute(
-                scoped_update(t.agents, site_id)
-                .where(t.agents.c.id == doc["id"])
-                .values(**_agent_row(doc))
-            )
-            _set_agent_departments(conn, site_id, doc)
+def replace_agent(conn: Connection, site_id: int, doc: Doc) -> Doc | None:
+    old_text = conn.execute(
+        scoped(t.agents, site_id, t.agents.c.doc).where(t.agents.c.id == doc["id"])
+    ).scalar()
+    if old_text is None:
+        return None
+    old = _load(old_text)
+    doc["isDeleted"] = old["isDeleted"]
+    doc["createdTime"] = old["createdTime"]
+    _check_agent(conn, site_id, doc)
+    with live_totals.tracking(conn, site_id, [doc["id"]]):
+        conn.execute(
+            scoped_update(t.agents, site_id)
+            .where(t.agents.c.id == doc["id"])
+            .values(**_agent_row(doc))
+        )
+        _set_agent_departments(conn, site_id, doc)
     return doc
 
 
-def delete_agent(engine: Engine, site_id: int, agent_id: str) -> bool:
-    with _writing(engine, site_id) as conn:
-        old_text = conn.execute(
-            scoped(t.agents, site_id, t.agents.c.doc).where(t.agents.c.id == agent_id)
-        ).scalar()
-        if old_text is None:
-            return False
-        doc = _load(old_text)
-        doc["isDeleted"] = True
-        with live_totals.tracking(conn, site_id, [agent_id]):
-            conn.execute(
-                scoped_update(t.agents, site_id)
-                .where(t.agents.c.id == agent_id)
-                .values(**_agent_row(doc))
-            )
+def delete_agent(conn: Connection, site_id: int, agent_id: str) -> bool:
+    old_text = conn.execute(
+        scoped(t.agents, site_id, t.agents.c.doc).where(t.agents.c.id == agent_id)
+    ).scalar()
+    if old_text is None:
+        return False
+    doc = _load(old_text)
+    doc["isDeleted"] = True
+    with live_totals.tracking(conn, site_id, [agent_id]):
+        conn.execute(
+            scoped_update(t.agents, site_id)
+            .where(t.agents.c.id == agent_id)
+            .values(**_agent_row(doc))
+        )
     return True
 
 
@@ -285,12 +274,11 @@ def _status_doc(row: Any) -> Doc:
     }
 
 
-def list_statuses(engine: Engine, site_id: int, include_deleted: bool) -> list[Doc]:
+def list_statuses(conn: Connection, site_id: int, include_deleted: bool) -> list[Doc]:
     query = scoped(t.agent_statuses, site_id)
     if not include_deleted:
         query = query.where(t.agent_statuses.c.is_deleted.is_(False))
-    with engine.connect() as conn:
-        rows = conn.execute(query.order_by(t.agent_statuses.c.order, t.agent_statuses.c.id)).all()
+    rows = conn.execute(query.order_by(t.agent_statuses.c.order, t.agent_statuses.c.id)).all()
     docs = [_status_doc(r) for r in rows]
     if include_deleted:
         for doc, row in zip(docs, rows, strict=True):
@@ -298,78 +286,74 @@ def list_statuses(engine: Engine, site_id: int, include_deleted: bool) -> list[D
     return docs
 
 
-def get_status(engine: Engine, site_id: int, status_id: str) -> tuple[Doc, bool] | None:
+def get_status(conn: Connection, site_id: int, status_id: str) -> tuple[Doc, bool] | None:
     """The status document and whether it is deleted."""
-    with engine.connect() as conn:
-        row = conn.execute(
-            scoped(t.agent_statuses, site_id).where(t.agent_statuses.c.id == status_id)
-        ).first()
+    row = conn.execute(
+        scoped(t.agent_statuses, site_id).where(t.agent_statuses.c.id == status_id)
+    ).first()
     return (_status_doc(row), bool(row.is_deleted)) if row else None
 
 
-def insert_status(engine: Engine, site_id: int, doc: Doc) -> Doc:
-    with _writing(engine, site_id) as conn:
-        if conn.execute(
-            scoped(t.agent_statuses, site_id, t.agent_statuses.c.id).where(
-                t.agent_statuses.c.id == doc["id"]
-            )
-        ).first():
-            raise Conflict("id", f"agent status {doc['id']} already exists")
-        if doc.get("order") is None:
-            highest = conn.execute(
-                scoped(t.agent_statuses, site_id, func.max(t.agent_statuses.c.order))
-            ).scalar()
-            doc["order"] = int(highest if highest is not None else -1) + 1
-        conn.execute(
-            insert(t.agent_statuses).values(
-                site_id=site_id,
-                id=doc["id"],
-                name=doc["name"],
-                type=doc["type"],
-                is_system=False,
-                order=doc["order"],
-                is_deleted=False,
-            )
+def insert_status(conn: Connection, site_id: int, doc: Doc) -> Doc:
+    if conn.execute(
+        scoped(t.agent_statuses, site_id, t.agent_statuses.c.id).where(
+            t.agent_statuses.c.id == doc["id"]
         )
+    ).first():
+        raise Conflict("id", f"agent status {doc['id']} already exists")
+    if doc.get("order") is None:
+        highest = conn.execute(
+            scoped(t.agent_statuses, site_id, func.max(t.agent_statuses.c.order))
+        ).scalar()
+        doc["order"] = int(highest if highest is not None else -1) + 1
+    conn.execute(
+        insert(t.agent_statuses).values(
+            site_id=site_id,
+            id=doc["id"],
+            name=doc["name"],
+            type=doc["type"],
+            is_system=False,
+            order=doc["order"],
+            is_deleted=False,
+        )
+    )
     doc["isSystem"] = False
     return doc
 
 
-def replace_status(engine: Engine, site_id: int, doc: Doc) -> Doc | None:
-    with _writing(engine, site_id) as conn:
-        row = conn.execute(
-            scoped(t.agent_statuses, site_id).where(t.agent_statuses.c.id == doc["id"])
-        ).first()
-        if row is None:
-            return None
-        if row.is_system:
-            raise Conflict("id", "built-in statuses cannot be changed")
-        if doc.get("order") is None:
-            doc["order"] = row.order
-        conn.execute(
-            scoped_update(t.agent_statuses, site_id)
-            .where(t.agent_statuses.c.id == doc["id"])
-            .values(name=doc["name"], type=doc["type"], order=doc["order"])
-        )
-        if doc["type"] != row.type:
-            live_totals.recompute(conn, site_id)
-    doc["isSystem"] = False
-    return doc
-
-
-def delete_status(engine: Engine, site_id: int, status_id: str) -> bool:
-    with _writing(engine, site_id) as conn:
-        row = conn.execute(
-            scoped(t.agent_statuses, site_id).where(t.agent_statuses.c.id == status_id)
-        ).first()
-        if row is None:
-            return False
-        if row.is_system:
-            raise Conflict("id", "built-in statuses cannot be deleted")
-        conn.execute(
-            scoped_update(t.agent_statuses, site_id)
-            .where(t.agent_statuses.c.id == status_id)
-            .values(is_deleted=True)
-        )
+def replace_status(conn: Connection, site_id: int, doc: Doc) -> Doc | None:
+    row = conn.execute(
+        scoped(t.agent_statuses, site_id).where(t.agent_statuses.c.id == doc["id"])
+    ).first()
+    if row is None:
+        return None
+    if row.is_system:
+        raise Conflict("id", "built-in statuses cannot be changed")
+    if doc.get("order") is None:
+        doc["order"] = row.order
+    conn.execute(
+        scoped_update(t.agent_statuses, site_id)
+        .where(t.agent_statuses.c.id == doc["id"])
+        .values(name=doc["name"], type=doc["type"], order=doc["order"])
+    )
+    if doc["type"] != row.type:
         live_totals.recompute(conn, site_id)
+    doc["isSystem"] = False
+    return doc
+
+
+def delete_status(conn: Connection, site_id: int, status_id: str) -> bool:
+    row = conn.execute(
+        scoped(t.agent_statuses, site_id).where(t.agent_statuses.c.id == status_id)
+    ).first()
+    if row is None:
+        return False
+    if row.is_system:
+        raise Conflict("id", "built-in statuses cannot be deleted")
+    conn.execute(
+        scoped_update(t.agent_statuses, site_id)
+        .where(t.agent_statuses.c.id == status_id)
+        .values(is_deleted=True)
+    )
+    live_totals.recompute(conn, site_id)
     return True
