@@ -163,7 +163,7 @@ def test_a_single_agent_of_capacity_one_never_holds_two_chats() -> None:
     assert {"chat.accepted", "chat.abandoned", "chat.switched_to_message"} <= kinds
 
 
-# The instants of tests/unit/test_demo_zone.py, with the zone the demo picks at each and the
+# The instants of tests/unit/sim/test_demo_zone.py, with the zone the demo picks at each and the
 # staffing target there, worked out by hand: round(40 × (0.15 + 0.65 × arrival share)).
 DEMO_STARTS = [
     # Brisbane 14:00: share 1.0 → 40 × 0.8 = 32
