@@ -26,7 +26,7 @@ from chatpulse.domain.chat import OPEN
 from chatpulse.domain.timeutil import format_instant_exact
 from chatpulse.store import prune
 from chatpulse.store import tables as t
-from tests.integration.test_views_match_reference import World, iso, make_log
+from tests.integration.views.test_match_reference import World, iso, make_log
 from tests.support import (
     AWAY,
     OFFLINE,

@@ -10,7 +10,7 @@ import sys
 from sqlalchemy import Engine, text
 
 from chatpulse.domain import reference as ref
-from tests.integration.test_views_match_reference import World, iso, make_log
+from tests.integration.views.test_match_reference import World, iso, make_log
 from tests.support import SiteClient
 
 CLI = (sys.executable, "-m", "chatpulse")

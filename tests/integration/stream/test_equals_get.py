@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import Engine
 
 from chatpulse.clock import FixedClock
-from tests.integration.test_views_match_reference import NOWS, World, iso, make_log, micros
+from tests.integration.views.test_match_reference import NOWS, World, iso, make_log, micros
 from tests.sse import SseReader
 from tests.support import Server, SiteClient, new_site, running_server
 

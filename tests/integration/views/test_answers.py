@@ -24,7 +24,7 @@ from chatpulse.store.db import make_engine
 from chatpulse.store.prune import prune
 from chatpulse.store.versions import VersionProbe
 from chatpulse.views.query import ViewQuery
-from tests.integration.test_views_match_reference import NOWS, World, iso, make_log, micros
+from tests.integration.views.test_match_reference import NOWS, World, iso, make_log, micros
 from tests.support import (
     T_MICROS,
     Server,

@@ -152,7 +152,7 @@ def test_readyz_and_views_answer_503_while_the_database_is_away_and_recover_by_t
 def test_a_database_outage_under_load_gives_503s_and_loses_nothing(
     postgres_url: str, proxy: TcpProxy, tmp_path: Path
 ) -> None:
-    from tests.integration.test_kill_under_load import BATCH, Client, _wait
+    from tests.integration.ingest.test_kill_under_load import BATCH, Client, _wait
 
     engine: Engine = make_engine(postgres_url)
     site = sites.create_site(engine, "Outage under load", "UTC", 0)

@@ -24,7 +24,7 @@ from chatpulse.store.live import LiveStates, events_between, live_states, load
 from chatpulse.views.compute import compute
 from chatpulse.views.query import ViewQuery
 from tests.integration.procs import ServerProcess, ago
-from tests.integration.test_views_match_reference import NOWS, World, iso, make_log, micros
+from tests.integration.views.test_match_reference import NOWS, World, iso, make_log, micros
 from tests.support import Server, new_site, uid
 
 ONLINE = "00000000-0000-0000-0000-000000000000"
