@@ -14,6 +14,7 @@ from sqlalchemy import select
 from chatpulse.clock import FixedClock
 from chatpulse.store import tables
 from chatpulse.store.db import make_engine
+from tests.factories import right_now
 from tests.support import Server, SiteClient, ev, running_server, uid
 
 RIGHT_NOW = "/api/v3/livechat/realTime/RightNow"
@@ -22,16 +23,6 @@ DEPARTMENTS = "/api/v3/departments"
 TOKENS = "/api/v3/tokens"
 SITE = "/api/v3/site"
 NOW = "2026-11-24T12:00:00.000Z"
-ZERO_RIGHT_NOW = {
-    "loggedInAgents": 0,
-    "agentsInChat": 0,
-    "chatUtilization": 0,
-    "visitorOnSite": 0,
-    "ongoingChats": 0,
-    "ongoingChatsWithAgent": 0,
-    "currentQueueLength": 0,
-    "ongoingChatsWithBot": 0,
-}
 NO_HEADER = (
     "an Authorization: Bearer <token> (or Basic, with the token as password) header is required"
 )
@@ -96,7 +87,7 @@ def test_unknown_token_is_401_with_www_authenticate(server: Server, site: SiteCl
 
 def test_a_missing_scope_is_403(site: SiteClient) -> None:
     reader = site.server.client(new_token(site, "wallboard", "realtime.read")["token"])
-    assert reader.get(RIGHT_NOW).json() == ZERO_RIGHT_NOW
+    assert reader.get(RIGHT_NOW).json() == right_now()
     message = "this token lacks the events.write scope"
     assert_problem(
         reader.post(EVENTS, json=[]),
@@ -126,7 +117,7 @@ def test_a_missing_scope_is_403(site: SiteClient) -> None:
 
 
 def test_site_id_parameter_must_be_the_tokens_site(site: SiteClient) -> None:
-    assert site.get(RIGHT_NOW, siteId=str(site.site_id)) == ZERO_RIGHT_NOW
+    assert site.get(RIGHT_NOW, siteId=str(site.site_id)) == right_now()
     message = "siteId is not the site of this token"
     assert_problem(
         site.http.get(RIGHT_NOW, params={"siteId": site.site_id + 1}),
@@ -278,7 +269,7 @@ def test_paths_are_matched_case_insensitively(site: SiteClient) -> None:
         "/API/V3/LIVECHAT/REALTIME/RIGHTNOW",
         "/api/v3/LiveChat/RealTime/RightNow",
     ):
-        assert site.get(path) == ZERO_RIGHT_NOW, path
+        assert site.get(path) == right_now(), path
     department = site.department(1, "Sales")
     assert site.get(f"/API/V3/Departments/{uid('dept', 1).upper()}") == department
     assert site.get("/api/v3/livechat/agentstatuses")[0]["name"] == "Online"
@@ -319,7 +310,7 @@ def test_head_on_the_stream_sends_its_headers_and_ends(site: SiteClient) -> None
     head = site.http.head("/api/v3/livechat/realTime/stream")
     assert (head.status_code, head.content) == (200, b"")
     assert head.headers["content-type"].startswith("text/event-stream")
-    assert site.get(RIGHT_NOW) == ZERO_RIGHT_NOW  # and the server serves on
+    assert site.get(RIGHT_NOW) == right_now()  # and the server serves on
 
 
 def test_a_trailing_slash_is_404_never_a_redirect_built_from_the_host_header(
@@ -476,7 +467,7 @@ def test_a_token_is_shown_once_and_listed_without_its_secret(site: SiteClient) -
     ]
     assert secret not in site.http.get(TOKENS).text
     wallboard = site.server.client(secret)
-    assert wallboard.get(RIGHT_NOW).json() == ZERO_RIGHT_NOW
+    assert wallboard.get(RIGHT_NOW).json() == right_now()
     wallboard.close()
 
 

@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute
 
 from chatpulse.api.app import create_app
 from chatpulse.settings import Settings
+from tests.factories import problem, right_now
 from tests.sse import SseReader
 from tests.support import ONLINE, SiteClient, ev, uid
 
@@ -42,33 +43,16 @@ B_DEPT, B_AGENT, B_STATUS = uid("dept", 2), uid("agent", 2), uid("status", 2)
 B_EVENT = uid("event", 101)
 NEVER = uid("dept", 99)  # an id no site has
 
-B_RIGHT_NOW = {
-    "loggedInAgents": 1,
-    "agentsInChat": 0,
-    "chatUtilization": 0,
-    "visitorOnSite": 0,
-    "ongoingChats": 0,
-    "ongoingChatsWithAgent": 0,
-    "currentQueueLength": 0,
-    "ongoingChatsWithBot": 0,
-}
-NOT_YOUR_SITE = {
-    "type": "about:blank",
-    "title": "Forbidden",
-    "status": 403,
-    "detail": "siteId is not the site of this token",
-    "errors": [{"field": "siteId", "message": "siteId is not the site of this token"}],
-}
+B_RIGHT_NOW = right_now(loggedInAgents=1)
+NOT_YOUR_SITE = problem(
+    403,
+    "siteId is not the site of this token",
+    [{"field": "siteId", "message": "siteId is not the site of this token"}],
+)
 
 
 def not_found(what: str) -> dict[str, Any]:
-    return {
-        "type": "about:blank",
-        "title": "Not Found",
-        "status": 404,
-        "detail": f"{what} not found",
-        "errors": [{"field": "id", "message": "not found"}],
-    }
+    return problem(404, f"{what} not found", [{"field": "id", "message": "not found"}])
 
 
 @dataclass

@@ -23,6 +23,7 @@ from chatpulse.clock import FixedClock
 from chatpulse.settings import Settings
 from chatpulse.store import sites
 from chatpulse.store.db import make_engine
+from tests.factories import tenant
 from tests.integration.procs import ServerProcess
 from tests.sse import SseReader
 from tests.support import SiteClient, ev, new_site, running_server, uid
@@ -294,8 +295,7 @@ def sqlite_file(tmp_path: Path, sqlite_template: Path) -> str:
 def site_token(url: str) -> str:
     engine = make_engine(url)
     try:
-        site = sites.create_site(engine, "Served", "UTC", 0)
-        return sites.create_token(engine, site.id, "t", sites.ALL_SCOPES, 0)[1]
+        return tenant(engine, "Served")[1]
     finally:
         engine.dispose()
 

@@ -11,7 +11,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +21,7 @@ from sqlalchemy import Engine, text
 from chatpulse.api.app import create_app
 from chatpulse.api.middleware import configure_logging
 from chatpulse.settings import Settings
-from chatpulse.store import sites
+from tests.factories import bearer, problem, tenant
 from tests.integration.procs import ServerProcess
 from tests.support import free_port
 
@@ -30,11 +29,10 @@ RIGHT_NOW = "/api/v3/livechat/realTime/RightNow"
 
 
 @pytest.fixture
-def proc(database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
-    server = ServerProcess(database_url, tmp_path / "server.log")
-    server.start()
-    yield server
-    server.stop()
+def proc(proc: ServerProcess) -> ServerProcess:
+    """The integration tests' server process, started."""
+    proc.start()
+    return proc
 
 
 def json_lines(proc: ServerProcess) -> list[dict[str, Any]]:
@@ -55,16 +53,10 @@ def requests_logged(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {e["request_id"]: e for e in entries if e["logger"] == "chatpulse.access"}
 
 
-def tenant(engine: Engine) -> tuple[int, str]:
-    site = sites.create_site(engine, "Logging", "UTC", 0)
-    _, token = sites.create_token(engine, site.id, "t", sites.ALL_SCOPES, 0)
-    return site.id, token
-
-
 def test_each_request_is_one_json_line_with_its_route_template_and_no_secret(
     proc: ServerProcess, engine: Engine
 ) -> None:
-    _, token = tenant(engine)
+    _, token = tenant(engine, "Logging")
     secret_in_query = "qs-secret-5f1e"
     with httpx.Client(base_url=proc.url, headers={"Authorization": f"Bearer {token}"}) as http:
         named = http.get(RIGHT_NOW, headers={"X-Request-Id": "trace-abc-123"})
@@ -116,8 +108,8 @@ def _rename(engine: Engine, old: str, new: str) -> None:
 def test_an_unexpected_error_is_logged_with_its_traceback_and_the_client_gets_a_bare_500(
     proc: ServerProcess, engine: Engine
 ) -> None:
-    _, token = tenant(engine)
-    headers = {"Authorization": f"Bearer {token}"}
+    _, token = tenant(engine, "Logging")
+    headers = bearer(token)
     # A broken schema (a table the live state of RightNow loads from, renamed): nothing a
     # request can fix.
     _rename(engine, "agent_states", "agent_states_moved")
@@ -127,13 +119,9 @@ def test_an_unexpected_error_is_logged_with_its_traceback_and_the_client_gets_a_
         _rename(engine, "agent_states_moved", "agent_states")
     assert failed.status_code == 500
     assert failed.headers["content-type"] == "application/problem+json"
-    assert failed.json() == {
-        "type": "about:blank",
-        "title": "Internal Server Error",
-        "status": 500,
-        "detail": "internal error; the request id identifies it in the server log",
-        "errors": [],
-    }
+    assert failed.json() == problem(
+        500, "internal error; the request id identifies it in the server log"
+    )
     assert httpx.get(proc.url + RIGHT_NOW, headers=headers).status_code == 200
     request_id = failed.headers["x-request-id"]
     entries = json_lines(proc)
@@ -209,13 +197,9 @@ def test_a_bug_outside_the_database_is_one_json_error_line_and_no_plain_text(
         server.should_exit = True
         thread.join(timeout=10)
     assert failed.status_code == 500
-    assert failed.json() == {
-        "type": "about:blank",
-        "title": "Internal Server Error",
-        "status": 500,
-        "detail": "internal error; the request id identifies it in the server log",
-        "errors": [],
-    }
+    assert failed.json() == problem(
+        500, "internal error; the request id identifies it in the server log"
+    )
     # The server says it closes the connection, and does (a keep-alive client reads EOF).
     assert failed.headers["connection"] == "close"
     head, _, body = raw.partition(b"\r\n\r\n")

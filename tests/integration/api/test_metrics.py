@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from chatpulse.api.app import create_app
 from chatpulse.settings import Settings
 from chatpulse.store import sites
+from tests.factories import problem
 from tests.integration.procs import ServerProcess
 from tests.sse import SseReader
 
@@ -76,11 +77,10 @@ class Tenant:
 
 
 @pytest.fixture
-def proc(database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
-    server = ServerProcess(database_url, tmp_path / "server.log")
-    server.start()
-    yield server
-    server.stop()
+def proc(proc: ServerProcess) -> ServerProcess:
+    """The integration tests' server process, started."""
+    proc.start()
+    return proc
 
 
 def route_templates(routes: Any) -> set[str]:
@@ -304,15 +304,11 @@ def test_a_metrics_token_when_set_is_required(
         missing = httpx.get(server.url + "/metrics")
         assert missing.status_code == 401
         assert missing.headers["content-type"] == "application/problem+json"
-        assert missing.json() == {
-            "type": "about:blank",
-            "title": "Unauthorized",
-            "status": 401,
-            "detail": "/metrics needs the metrics token (CHATPULSE_METRICS_TOKEN)",
-            "errors": [
-                {"field": "Authorization", "message": "must be Bearer and the metrics token"}
-            ],
-        }
+        assert missing.json() == problem(
+            401,
+            "/metrics needs the metrics token (CHATPULSE_METRICS_TOKEN)",
+            [{"field": "Authorization", "message": "must be Bearer and the metrics token"}],
+        )
         wrong = httpx.get(server.url + "/metrics", headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401
         good = scrape(server.url, {"Authorization": "Bearer scrape-secret"})

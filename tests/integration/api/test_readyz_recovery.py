@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from chatpulse.store import sites
 from chatpulse.store.db import make_engine
+from tests.factories import bearer, problem, tenant
 from tests.integration.procs import ServerProcess
 from tests.support import free_port
 
@@ -100,10 +100,9 @@ def test_readyz_and_views_answer_503_while_the_database_is_away_and_recover_by_t
     postgres_url: str, proxy: TcpProxy, tmp_path: Path
 ) -> None:
     engine: Engine = make_engine(postgres_url)
-    site = sites.create_site(engine, "Recovery", "UTC", 0)
-    _, token = sites.create_token(engine, site.id, "t", sites.ALL_SCOPES, 0)
+    token = tenant(engine, "Recovery")[1]
     engine.dispose()
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = bearer(token)
     through_proxy = make_url(postgres_url).set(host="127.0.0.1", port=proxy.port)
     server = ServerProcess(through_proxy.render_as_string(hide_password=False), tmp_path / "log")
     server.start()
@@ -118,24 +117,20 @@ def test_readyz_and_views_answer_503_while_the_database_is_away_and_recover_by_t
                 ready = http.get("/readyz")
                 assert ready.status_code == 503
                 assert ready.headers["content-type"] == "application/problem+json"
-                assert ready.json() == {
-                    "type": "about:blank",
-                    "title": "Service Unavailable",
-                    "status": 503,
-                    "detail": "the database does not answer",
-                    "errors": [{"field": "database", "message": "unreachable"}],
-                }
+                assert ready.json() == problem(
+                    503,
+                    "the database does not answer",
+                    [{"field": "database", "message": "unreachable"}],
+                )
                 view = http.get(RIGHT_NOW, headers=headers)
                 assert view.status_code == 503
                 assert view.headers["retry-after"] == "5"
                 assert view.headers["content-type"] == "application/problem+json"
-                assert view.json() == {
-                    "type": "about:blank",
-                    "title": "Service Unavailable",
-                    "status": 503,
-                    "detail": "database unavailable; try again shortly",
-                    "errors": [{"field": "database", "message": "unreachable"}],
-                }
+                assert view.json() == problem(
+                    503,
+                    "database unavailable; try again shortly",
+                    [{"field": "database", "message": "unreachable"}],
+                )
             assert http.get("/healthz").json() == {"status": "ok"}  # the process still serves
 
             proxy.start()  # back, on the same port; the server was never restarted
@@ -155,8 +150,7 @@ def test_a_database_outage_under_load_gives_503s_and_loses_nothing(
     from tests.integration.ingest.test_kill_under_load import BATCH, Client, _wait
 
     engine: Engine = make_engine(postgres_url)
-    site = sites.create_site(engine, "Outage under load", "UTC", 0)
-    _, token = sites.create_token(engine, site.id, "t", sites.ALL_SCOPES, 0)
+    site_id, token = tenant(engine, "Outage under load")
     through_proxy = make_url(postgres_url).set(host="127.0.0.1", port=proxy.port)
     server = ServerProcess(through_proxy.render_as_string(hide_password=False), tmp_path / "log")
     server.start()
@@ -189,13 +183,13 @@ def test_a_database_outage_under_load_gives_503s_and_loses_nothing(
         stored = [
             row[0]
             for row in conn.execute(
-                text("SELECT id FROM events WHERE site_id = :s ORDER BY seq"), {"s": site.id}
+                text("SELECT id FROM events WHERE site_id = :s ORDER BY seq"), {"s": site_id}
             )
         ]
         sequences = [
             row[0]
             for row in conn.execute(
-                text("SELECT seq FROM events WHERE site_id = :s ORDER BY seq"), {"s": site.id}
+                text("SELECT seq FROM events WHERE site_id = :s ORDER BY seq"), {"s": site_id}
             )
         ]
     engine.dispose()

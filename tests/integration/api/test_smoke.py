@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
+from tests.factories import right_now
 from tests.support import SiteClient
 
 
 def test_fresh_site_has_nothing_right_now(site: SiteClient) -> None:
-    assert site.get("/api/v3/livechat/realTime/RightNow") == {
-        "loggedInAgents": 0,
-        "agentsInChat": 0,
-        "chatUtilization": 0,
-        "visitorOnSite": 0,
-        "ongoingChats": 0,
-        "ongoingChatsWithAgent": 0,
-        "currentQueueLength": 0,
-        "ongoingChatsWithBot": 0,
-    }
+    assert site.get("/api/v3/livechat/realTime/RightNow") == right_now()

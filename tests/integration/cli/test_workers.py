@@ -20,9 +20,9 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from chatpulse.store import sites
 from chatpulse.store.db import make_engine
 from chatpulse.store.notify import APPLICATION_NAME
+from tests.factories import bearer, right_now, tenant
 from tests.integration.procs import ServerProcess
 from tests.sse import Event, SseReader
 from tests.support import Server
@@ -31,19 +31,6 @@ STREAM = "/api/v3/livechat/realTime/stream"
 RIGHT_NOW = "/api/v3/livechat/realTime/RightNow"
 WORKER = "x-chatpulse-worker"
 TRIES = 100  # new connections tried before giving up on reaching the other worker
-
-
-def right_now(visitors: int) -> dict[str, int]:
-    return {
-        "loggedInAgents": 0,
-        "agentsInChat": 0,
-        "chatUtilization": 0,
-        "visitorOnSite": visitors,
-        "ongoingChats": 0,
-        "ongoingChatsWithAgent": 0,
-        "currentQueueLength": 0,
-        "ongoingChatsWithBot": 0,
-    }
 
 
 @pytest.fixture
@@ -72,10 +59,9 @@ class Workers:
     """A site on a running two-worker server; each request on a new connection."""
 
     def __init__(self, server: ServerProcess, engine: Engine) -> None:
-        site = sites.create_site(engine, "workers", "UTC", 0)
-        _, token = sites.create_token(engine, site.id, "t", sites.ALL_SCOPES, 0)
+        token = tenant(engine, "workers")[1]
         self.url = server.url
-        self.headers = {"Authorization": f"Bearer {token}", "Connection": "close"}
+        self.headers = {**bearer(token), "Connection": "close"}
         self.sequence = 0
         self.stack = ExitStack()
         self.pids: list[int] = []
@@ -137,7 +123,7 @@ class Workers:
                 assert response.status_code == 200
                 reader = SseReader(response.iter_lines())
                 first = reader.next_event(10)
-                assert (first.event, first.id, first.json()) == ("RightNow", "0", right_now(0))
+                assert (first.event, first.id, first.json()) == ("RightNow", "0", right_now())
                 worker = int(response.headers[WORKER])
                 if worker not in held:  # kept open; a second stream on one worker is closed
                     held[worker] = reader
@@ -153,7 +139,7 @@ class Workers:
         for _ in range(TRIES):
             served, sequence = self.ingest()
             event = next_right_now(reader, sequence)
-            assert (event.id, event.json()) == (str(sequence), right_now(sequence))
+            assert (event.id, event.json()) == (str(sequence), right_now(visitorOnSite=sequence))
             if served != worker:
                 return served
         raise AssertionError(f"every ingest was served by worker {worker}")
@@ -182,7 +168,10 @@ def test_ingest_on_one_worker_reaches_a_stream_on_the_other(workers: Workers) ->
     assert workers.ingest_until_served_by_other(first, first_reader) == second
     # The second worker's stream saw every ingest so far, whichever worker stored it.
     event = next_right_now(second_reader, workers.sequence)
-    assert (event.id, event.json()) == (str(workers.sequence), right_now(workers.sequence))
+    assert (event.id, event.json()) == (
+        str(workers.sequence),
+        right_now(visitorOnSite=workers.sequence),
+    )
     assert workers.ingest_until_served_by_other(second, second_reader) == first
 
 
@@ -196,7 +185,7 @@ def test_a_read_on_the_other_worker_sees_the_ingest_just_made(workers: Workers) 
                 break
         else:
             raise AssertionError(f"every read was served by worker {stored_by}")
-        assert response.json() == right_now(sequence)
+        assert response.json() == right_now(visitorOnSite=sequence)
         seen |= {stored_by, read_by}
     assert len(seen) == 2
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from chatpulse.store import sites
+from tests.factories import bearer, right_now, tenant
 from tests.integration.procs import ServerProcess
 
 WRITERS = 4
@@ -63,9 +63,8 @@ def _writer_batches(agent: str, base: dt.datetime) -> list[list[dict[str, Any]]]
 def test_concurrent_writers_keep_sequence_idempotency_and_order(
     proc: ServerProcess, engine: Engine
 ) -> None:
-    site = sites.create_site(engine, "concurrent", "UTC", 0)
-    _, token = sites.create_token(engine, site.id, "t", sites.ALL_SCOPES, 0)
-    headers = {"Authorization": f"Bearer {token}"}
+    token = tenant(engine, "concurrent")[1]
+    headers = bearer(token)
     proc.start()
     agent = str(uuid.uuid4())
     with httpx.Client(base_url=proc.url, headers=headers, timeout=60) as http:
@@ -128,7 +127,7 @@ def test_concurrent_writers_keep_sequence_idempotency_and_order(
                 break
             events.extend(body["events"])
             after = body["events"][-1]["sequence"]
-        right_now = http.get("/api/v3/livechat/realTime/RightNow").json()
+        served = http.get("/api/v3/livechat/realTime/RightNow").json()
     assert [e["sequence"] for e in events] == list(range(1, stored + 1))
     assert len({e["id"] for e in events}) == stored
     per_chat: dict[str, list[str]] = {}
@@ -137,13 +136,4 @@ def test_concurrent_writers_keep_sequence_idempotency_and_order(
             per_chat.setdefault(e["data"]["chatId"], []).append(e["occurredAt"])
     assert len(per_chat) == WRITERS * CHATS_PER_WRITER
     assert all(times == sorted(times) and len(times) == 5 for times in per_chat.values())
-    assert right_now == {
-        "loggedInAgents": 0,
-        "agentsInChat": 0,
-        "chatUtilization": 0,
-        "visitorOnSite": SHARED + 1,
-        "ongoingChats": 0,
-        "ongoingChatsWithAgent": 0,
-        "currentQueueLength": 0,
-        "ongoingChatsWithBot": 0,
-    }
+    assert served == right_now(visitorOnSite=SHARED + 1)

@@ -7,7 +7,7 @@ import uuid
 import httpx
 from sqlalchemy import Engine
 
-from chatpulse.store import sites
+from tests.factories import bearer, tenant
 from tests.integration.procs import ServerProcess, ago
 
 ONLINE = "00000000-0000-0000-0000-000000000000"
@@ -16,9 +16,8 @@ ONLINE = "00000000-0000-0000-0000-000000000000"
 def test_acknowledged_batch_survives_kill_and_rejected_batch_leaves_nothing(
     proc: ServerProcess, engine: Engine
 ) -> None:
-    site = sites.create_site(engine, "crash", "UTC", 0)
-    _, token = sites.create_token(engine, site.id, "t", sites.ALL_SCOPES, 0)
-    headers = {"Authorization": f"Bearer {token}"}
+    token = tenant(engine, "crash")[1]
+    headers = bearer(token)
     proc.start()
     visitors = [str(uuid.uuid4()) for _ in range(500)]
     batch = [

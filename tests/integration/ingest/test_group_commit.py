@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from chatpulse.services.ingest import group_state
 from chatpulse.store.eventlog import IngestTransaction
+from tests.factories import chat_requested
 from tests.support import SiteClient, ev, uid
 
 EVENTS = "/api/v3/livechat/events"
@@ -24,14 +25,7 @@ QUEUE = "/api/v3/livechat/realTime/Queue"
 
 
 def requested(n: int, seconds: float = -10) -> dict[str, Any]:
-    return ev(
-        "chat.requested",
-        seconds,
-        event_id=uid("event", n),
-        chatId=uid("chat", n),
-        visitorId=uid("visitor", n),
-        departmentId=uid("dept", 1),
-    )
+    return chat_requested(n, seconds, event_id=uid("event", n))
 
 
 def wait_for(condition: Callable[[], bool]) -> None:

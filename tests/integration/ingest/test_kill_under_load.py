@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from chatpulse.store import sites
+from tests.factories import bearer, tenant
 from tests.integration.procs import ServerProcess
 
 KILLS = 5
@@ -87,8 +87,7 @@ def _wait(condition: Any, seconds: float = 60) -> None:
 def test_repeated_kills_under_load_lose_no_acknowledged_event(
     proc: ServerProcess, engine: Engine, database_url: str
 ) -> None:
-    site = sites.create_site(engine, "kills", "UTC", 0)
-    _, token = sites.create_token(engine, site.id, "t", sites.ALL_SCOPES, 0)
+    site_id, token = tenant(engine, "kills")
     proc.start()
     stop = threading.Event()
     clients = [Client(proc.url, token, stop) for _ in range(CLIENTS)]
@@ -110,7 +109,7 @@ def test_repeated_kills_under_load_lose_no_acknowledged_event(
         client.join(timeout=60)
         assert not client.is_alive()
 
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = bearer(token)
     events: list[dict[str, Any]] = []
     with httpx.Client(base_url=proc.url, headers=headers, timeout=30) as http:
         after = 0
@@ -154,7 +153,7 @@ def test_repeated_kills_under_load_lose_no_acknowledged_event(
             "chatpulse",
             "check",
             "--site",
-            str(site.id),
+            str(site_id),
             "--database",
             database_url,
         ],
@@ -162,4 +161,4 @@ def test_repeated_kills_under_load_lose_no_acknowledged_event(
         text=True,
         timeout=120,
     )
-    assert check.stdout == f"site {site.id}: ok ({len(told)} events replayed)\n", check.stderr
+    assert check.stdout == f"site {site_id}: ok ({len(told)} events replayed)\n", check.stderr

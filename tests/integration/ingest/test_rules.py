@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.factories import right_now
 from tests.support import AWAY, ONLINE, SiteClient, ev, uid
 
 RIGHT_NOW = "/api/v3/livechat/realTime/RightNow"
@@ -25,14 +26,14 @@ def setup(site: SiteClient) -> SiteClient:
     return site
 
 
-def right_now(site: SiteClient) -> dict[str, Any]:
+def served_right_now(site: SiteClient) -> dict[str, Any]:
     body: dict[str, Any] = site.get(RIGHT_NOW)
     return body
 
 
 def counts(site: SiteClient) -> tuple[int, int, int]:
     """(with the bot, waiting, ongoing with an agent)."""
-    r = right_now(site)
+    r = served_right_now(site)
     return r["ongoingChatsWithBot"], r["currentQueueLength"], r["ongoingChatsWithAgent"]
 
 
@@ -53,7 +54,7 @@ def test_status_change_of_known_agent_is_accepted(setup: SiteClient) -> None:
         setup.ok_events(ev("agent.status_changed", -60, agentId=A1, statusId=ONLINE))["accepted"]
         == 1
     )
-    assert right_now(setup)["loggedInAgents"] == 1
+    assert served_right_now(setup)["loggedInAgents"] == 1
 
 
 def test_status_change_needs_known_agent_and_status(setup: SiteClient) -> None:
@@ -82,7 +83,7 @@ def test_status_change_may_not_go_back_in_time(setup: SiteClient) -> None:
     setup.ok_events(ev("agent.status_changed", -120, agentId=A2, statusId=AWAY))
     # The same instant is not earlier.
     setup.ok_events(ev("agent.status_changed", -60, agentId=A1, statusId=AWAY))
-    assert right_now(setup)["loggedInAgents"] == 2
+    assert served_right_now(setup)["loggedInAgents"] == 2
 
 
 def test_visitor_arrives_and_leaves(setup: SiteClient) -> None:
@@ -91,10 +92,10 @@ def test_visitor_arrives_and_leaves(setup: SiteClient) -> None:
         ev("visitor.arrived", -40, visitorId=V2),
         ev("visitor.left", -30, visitorId=V1),
     )
-    assert right_now(setup)["visitorOnSite"] == 1
+    assert served_right_now(setup)["visitorOnSite"] == 1
     # V1 may come back.
     setup.ok_events(ev("visitor.arrived", -20, visitorId=V1))
-    assert right_now(setup)["visitorOnSite"] == 2
+    assert served_right_now(setup)["visitorOnSite"] == 2
 
 
 def test_visitor_cannot_arrive_twice_or_leave_when_away(setup: SiteClient) -> None:
@@ -406,12 +407,12 @@ def test_envelope_problems_name_each_field(setup: SiteClient) -> None:
     ]
     assert errors[2]["message"] == "must have a UTC offset or Z (e.g. 2026-11-24T09:30:00Z)"
     assert errors[3]["message"] == "is more than 60 s in the future"
-    assert right_now(setup)["visitorOnSite"] == 0
+    assert served_right_now(setup)["visitorOnSite"] == 0
 
 
 def test_sixty_seconds_ahead_is_still_accepted(setup: SiteClient) -> None:
     setup.ok_events(ev("visitor.arrived", 60, visitorId=V1))
-    assert right_now(setup)["visitorOnSite"] == 1
+    assert served_right_now(setup)["visitorOnSite"] == 1
 
 
 def test_offsets_are_honoured_and_ids_lower_cased(setup: SiteClient) -> None:
@@ -436,16 +437,7 @@ def test_a_batch_is_atomic(setup: SiteClient) -> None:
         ev("chat.accepted", -10, chatId=C2, agentId=A1),
     )
     assert [e["index"] for e in errors] == [2]
-    assert right_now(setup) == {
-        "loggedInAgents": 0,
-        "agentsInChat": 0,
-        "chatUtilization": 0,
-        "visitorOnSite": 0,
-        "ongoingChats": 0,
-        "ongoingChatsWithAgent": 0,
-        "currentQueueLength": 0,
-        "ongoingChatsWithBot": 0,
-    }
+    assert served_right_now(setup) == right_now()
     assert setup.get("/api/v3/livechat/events")["events"] == []
 
 
@@ -481,7 +473,7 @@ def test_idempotency_duplicates_and_conflicts(setup: SiteClient) -> None:
             "message": f"event {uid('event', 2)} was already stored with other content",
         }
     ]
-    assert right_now(setup)["visitorOnSite"] == 1
+    assert served_right_now(setup)["visitorOnSite"] == 1
     # Within one batch: the same event twice is one event and one duplicate.
     assert setup.ok_events(fourth, fourth) == {"accepted": 1, "duplicates": 1, "lastSequence": 4}
 

@@ -17,7 +17,8 @@ from chatpulse.services.stream import StreamHub, Subscriber, listening
 from chatpulse.settings import Settings
 from chatpulse.store import config, sites
 from chatpulse.store.db import make_engine
-from tests.support import T_MICROS, ev, uid
+from tests.factories import chat_requested
+from tests.support import T_MICROS, uid
 
 
 @pytest.fixture
@@ -25,16 +26,6 @@ def pg_engine(postgres_url: str) -> Iterator[Engine]:
     engine = make_engine(postgres_url)
     yield engine
     engine.dispose()
-
-
-def chat_in(department: int, n: int) -> dict[str, object]:
-    return ev(
-        "chat.requested",
-        -10,
-        chatId=uid("chat", n),
-        visitorId=uid("visitor", n),
-        departmentId=uid("dept", department),
-    )
 
 
 async def woken(subscriber: Subscriber, changes: int) -> None:
@@ -65,11 +56,15 @@ def test_an_ingest_elsewhere_wakes_only_the_streams_of_its_departments(
             # The first ingest is heard by its notification or by the listener's first resync
             # (which wakes every stream if it reads sequence 1): either way once, and once
             # heard, what follows is by NOTIFY.
-            await asyncio.to_thread(ingest, other, site.id, [chat_in(1, 1)], T_MICROS)
+            await asyncio.to_thread(
+                ingest, other, site.id, [chat_requested(1, department=1)], T_MICROS
+            )
             await woken(streams[2], 1)
             before = [stream.changes for stream in streams]
             for n, department in ((2, 2), (3, 1)):
-                await asyncio.to_thread(ingest, other, site.id, [chat_in(department, n)], T_MICROS)
+                await asyncio.to_thread(
+                    ingest, other, site.id, [chat_requested(n, department=department)], T_MICROS
+                )
             # Notifications arrive in commit order: once the third is heard, the second was.
             await woken(streams[0], before[0] + 1)
             await woken(streams[2], before[2] + 2)

@@ -15,20 +15,18 @@ from chatpulse.api import routes_stream
 from chatpulse.clock import FixedClock
 from chatpulse.services.ingest import ingest
 from chatpulse.services.stream import StreamHub
+from tests.factories import (
+    agent_status,
+    alice_in_sales,
+    problem,
+    right_now,
+    visitor_arrived,
+    waiting_chat,
+)
 from tests.sse import Event, RawStream, SseReader
 from tests.support import AWAY, ONLINE, Server, SiteClient, ev, running_server, uid
 
 STREAM = "/api/v3/livechat/realTime/stream"
-ZERO_RIGHT_NOW = {
-    "loggedInAgents": 0,
-    "agentsInChat": 0,
-    "chatUtilization": 0,
-    "visitorOnSite": 0,
-    "ongoingChats": 0,
-    "ongoingChatsWithAgent": 0,
-    "currentQueueLength": 0,
-    "ongoingChatsWithBot": 0,
-}
 
 
 @pytest.fixture
@@ -77,24 +75,9 @@ def wait_until(condition: Any, seconds: float = 20) -> None:
         time.sleep(0.01)  # polling a condition with a deadline
 
 
-def visitor(n: int, seconds: float = -60) -> dict[str, Any]:
-    return ev("visitor.arrived", seconds, visitorId=uid("visitor", n))
-
-
 def test_connect_sends_each_view_once_equal_to_its_get(site: SiteClient) -> None:
-    site.department(1, "Sales")
-    site.agent(1, "Alice", (1,))
-    answer = site.ok_events(
-        ev("agent.status_changed", -600, agentId=uid("agent", 1), statusId=ONLINE),
-        ev("visitor.arrived", -130, visitorId=uid("visitor", 1)),
-        ev(
-            "chat.requested",
-            -120,
-            chatId=uid("chat", 1),
-            visitorId=uid("visitor", 1),
-            departmentId=uid("dept", 1),
-        ),
-    )
+    alice_in_sales(site)
+    answer = site.ok_events(agent_status(1, -600), *waiting_chat(1, arrived=-130, requested=-120))
     assert answer["lastSequence"] == 3
     with stream(site) as (response, reader):
         assert response.status_code == 200
@@ -111,12 +94,7 @@ def test_connect_sends_each_view_once_equal_to_its_get(site: SiteClient) -> None
     base = "/api/v3/livechat/realTime/"
     for event in events:
         assert event.json() == site.get(base + event.event)
-    assert events[3].json() == {
-        **ZERO_RIGHT_NOW,
-        "loggedInAgents": 1,
-        "visitorOnSite": 1,
-        "currentQueueLength": 1,
-    }
+    assert events[3].json() == right_now(loggedInAgents=1, visitorOnSite=1, currentQueueLength=1)
     queue = events[1].json()
     assert [v["waitTime"] for row in queue for v in row["visitors"]] == [120]
 
@@ -124,16 +102,16 @@ def test_connect_sends_each_view_once_equal_to_its_get(site: SiteClient) -> None
 def test_a_reconnect_with_last_event_id_gets_every_change_since_as_snapshots(
     site: SiteClient,
 ) -> None:
-    site.ok_events(visitor(1))
+    site.ok_events(visitor_arrived(1))
     with stream(site, views="RightNow") as (_, reader):
         seen = next_of(reader, "RightNow")
-    assert (seen.id, seen.json()) == ("1", {**ZERO_RIGHT_NOW, "visitorOnSite": 1})
-    site.ok_events(visitor(2), visitor(3))  # while the client was away
+    assert (seen.id, seen.json()) == ("1", right_now(visitorOnSite=1))
+    site.ok_events(visitor_arrived(2), visitor_arrived(3))  # while the client was away
     headers = {"Last-Event-ID": seen.id}
     with site.http.stream("GET", STREAM, params={"views": "RightNow"}, headers=headers) as again:
         first = next_of(SseReader(again.iter_lines()), "RightNow")
     # Views are states: the first snapshot after the reconnect holds both events made since.
-    assert (first.id, first.json()) == ("3", {**ZERO_RIGHT_NOW, "visitorOnSite": 3})
+    assert (first.id, first.json()) == ("3", right_now(visitorOnSite=3))
 
 
 @pytest.mark.parametrize("value", ["soon", "-1", "12.5", "1" * 25])
@@ -142,13 +120,7 @@ def test_a_last_event_id_that_is_no_sequence_is_a_400(site: SiteClient, value: s
     message = f"must be an integer from 0 to {2**62}"
     assert (response.status_code, response.json()) == (
         400,
-        {
-            "type": "about:blank",
-            "title": "Bad Request",
-            "status": 400,
-            "detail": f"Last-Event-ID {message}",
-            "errors": [{"field": "Last-Event-ID", "message": message}],
-        },
+        problem(400, f"Last-Event-ID {message}", [{"field": "Last-Event-ID", "message": message}]),
     )
 
 
@@ -159,7 +131,7 @@ def test_views_and_their_parameters_choose_what_is_sent(site: SiteClient) -> Non
     params = {"views": "rightnow, AGENTS,RightNow", "departmentId": uid("dept", 1), "pageSize": 1}
     with stream(site, **params) as (_, reader):
         first, second = reader.next_event(), reader.next_event()
-    assert (first.event, first.id, first.json()) == ("RightNow", "0", ZERO_RIGHT_NOW)
+    assert (first.event, first.id, first.json()) == ("RightNow", "0", right_now())
     assert second.event == "Agents"
     assert second.json() == site.get(
         "/api/v3/livechat/realTime/Agents", departmentId=uid("dept", 1), pageSize=1
@@ -169,19 +141,19 @@ def test_views_and_their_parameters_choose_what_is_sent(site: SiteClient) -> Non
 
 def test_an_ingest_pushes_the_new_right_now(site: SiteClient) -> None:
     with stream(site, views="RightNow") as (_, reader):
-        assert next_of(reader, "RightNow").json() == ZERO_RIGHT_NOW
-        answer = site.ok_events(visitor(1), visitor(2))
+        assert next_of(reader, "RightNow").json() == right_now()
+        answer = site.ok_events(visitor_arrived(1), visitor_arrived(2))
         update = next_of(reader, "RightNow")
     assert answer["lastSequence"] == 2
     assert update.id == "2"
-    assert update.json() == {**ZERO_RIGHT_NOW, "visitorOnSite": 2}
+    assert update.json() == right_now(visitorOnSite=2)
 
 
 def test_a_burst_of_ingests_yields_few_events_ending_in_the_final_state(site: SiteClient) -> None:
     with stream(site, views="RightNow") as (_, reader):
         next_of(reader, "RightNow")
         for n in range(1, 51):
-            site.ok_events(visitor(n))
+            site.ok_events(visitor_arrived(n))
         updates: list[Event] = []
         while not updates or updates[-1].json()["visitorOnSite"] < 50:
             updates.append(next_of(reader, "RightNow"))
@@ -190,28 +162,26 @@ def test_a_burst_of_ingests_yields_few_events_ending_in_the_final_state(site: Si
     assert len(updates) < 25
     assert updates[-1].id == "50"
     assert updates[-1].json() == site.get("/api/v3/livechat/realTime/RightNow")
-    assert updates[-1].json() == {**ZERO_RIGHT_NOW, "visitorOnSite": 50}
+    assert updates[-1].json() == right_now(visitorOnSite=50)
 
 
 def test_a_stream_sees_only_its_own_site(site: SiteClient, other_site: SiteClient) -> None:
     with stream(other_site, views="RightNow") as (_, reader):
-        assert next_of(reader, "RightNow").json() == ZERO_RIGHT_NOW
-        assert site.ok_events(visitor(1))["lastSequence"] == 1
-        assert other_site.ok_events(visitor(2), visitor(3))["lastSequence"] == 2
+        assert next_of(reader, "RightNow").json() == right_now()
+        assert site.ok_events(visitor_arrived(1))["lastSequence"] == 1
+        assert other_site.ok_events(visitor_arrived(2), visitor_arrived(3))["lastSequence"] == 2
         update = next_of(reader, "RightNow")
-    assert (update.id, update.json()) == ("2", {**ZERO_RIGHT_NOW, "visitorOnSite": 2})
+    assert (update.id, update.json()) == ("2", right_now(visitorOnSite=2))
 
 
 def test_another_sites_id_is_forbidden(site: SiteClient, other_site: SiteClient) -> None:
     response = other_site.http.get(STREAM, params={"siteId": site.site_id})
     assert response.status_code == 403
-    assert response.json() == {
-        "type": "about:blank",
-        "title": "Forbidden",
-        "status": 403,
-        "detail": "siteId is not the site of this token",
-        "errors": [{"field": "siteId", "message": "siteId is not the site of this token"}],
-    }
+    assert response.json() == problem(
+        403,
+        "siteId is not the site of this token",
+        [{"field": "siteId", "message": "siteId is not the site of this token"}],
+    )
 
 
 def test_a_client_that_never_reads_does_not_hold_up_ingest(
@@ -264,8 +234,8 @@ def test_closing_a_stream_frees_its_subscription(
     # The hub still serves new streams and ingest after everything closed.
     with stream(site, views="RightNow") as (_, reader):
         next_of(reader, "RightNow")
-        site.ok_events(visitor(1))
-        assert next_of(reader, "RightNow").json() == {**ZERO_RIGHT_NOW, "visitorOnSite": 1}
+        site.ok_events(visitor_arrived(1))
+        assert next_of(reader, "RightNow").json() == right_now(visitorOnSite=1)
     wait_until(lambda: hub.open_streams == 0)
 
 
@@ -303,13 +273,9 @@ def test_an_unknown_view_is_a_bad_request_naming_views(site: SiteClient) -> None
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     message = "unknown view 'Bogus'; use a comma list of Agents, Queue, Today, RightNow"
-    assert response.json() == {
-        "type": "about:blank",
-        "title": "Bad Request",
-        "status": 400,
-        "detail": f"views {message}",
-        "errors": [{"field": "views", "message": message}],
-    }
+    assert response.json() == problem(
+        400, f"views {message}", [{"field": "views", "message": message}]
+    )
 
 
 def test_a_bad_view_parameter_is_refused_before_the_stream_starts(
@@ -336,13 +302,9 @@ def test_a_stream_without_a_token_is_unauthorized(server: Server) -> None:
     message = (
         "an Authorization: Bearer <token> (or Basic, with the token as password) header is required"
     )
-    assert response.json() == {
-        "type": "about:blank",
-        "title": "Unauthorized",
-        "status": 401,
-        "detail": message,
-        "errors": [{"field": "authorization", "message": message}],
-    }
+    assert response.json() == problem(
+        401, message, [{"field": "authorization", "message": message}]
+    )
 
 
 def test_the_stream_is_described_in_the_openapi_document(server: Server) -> None:
@@ -388,20 +350,16 @@ def test_a_view_that_fails_mid_stream_sends_a_problem_and_ends(
     site.department(1, "Sales")
     department = uid("dept", 1)
     with stream(site, views="RightNow", departmentId=department) as (_, reader):
-        assert next_of(reader, "RightNow").json() == ZERO_RIGHT_NOW
+        assert next_of(reader, "RightNow").json() == right_now()
         assert site.http.delete(f"/api/v3/departments/{department}").status_code == 204
-        site.ok_events(visitor(1))
-        problem = next_of(reader, "problem")
+        site.ok_events(visitor_arrived(1))
+        failure = next_of(reader, "problem")
         with pytest.raises(EOFError):
             reader.next_event()
     message = f"department {department} is deleted"
-    assert problem.json() == {
-        "type": "about:blank",
-        "title": "Bad Request",
-        "status": 400,
-        "detail": f"departmentId {message}",
-        "errors": [{"field": "departmentId", "message": message}],
-    }
+    assert failure.json() == problem(
+        400, f"departmentId {message}", [{"field": "departmentId", "message": message}]
+    )
     wait_until(lambda: hubs[0].open_streams == 0)
 
 
@@ -409,12 +367,12 @@ def test_an_ingest_by_another_process_reaches_the_stream(
     site: SiteClient, server: Server, clock: FixedClock
 ) -> None:
     with stream(site, views="RightNow") as (_, reader):
-        assert next_of(reader, "RightNow").json() == ZERO_RIGHT_NOW
+        assert next_of(reader, "RightNow").json() == right_now()
         # Stored without this server's notify, as another worker process would store it.
-        result = ingest(server.engine, site.site_id, [visitor(1)], clock.now())
+        result = ingest(server.engine, site.site_id, [visitor_arrived(1)], clock.now())
         assert result.last_sequence == 1
         update = next_of(reader, "RightNow")
-    assert (update.id, update.json()) == ("1", {**ZERO_RIGHT_NOW, "visitorOnSite": 1})
+    assert (update.id, update.json()) == ("1", right_now(visitorOnSite=1))
 
 
 def test_revoking_its_token_ends_an_open_stream(site: SiteClient, hubs: list[StreamHub]) -> None:
@@ -425,21 +383,15 @@ def test_revoking_its_token_ends_an_open_stream(site: SiteClient, hubs: list[Str
     try:
         with reader_http.stream("GET", STREAM, params={"views": "RightNow"}, timeout=20) as resp:
             reader = SseReader(resp.iter_lines())
-            assert next_of(reader, "RightNow").json() == ZERO_RIGHT_NOW
+            assert next_of(reader, "RightNow").json() == right_now()
             revoked = site.http.delete(f"/api/v3/tokens/{board['id']}")
             assert revoked.status_code == 204
-            problem = next_of(reader, "problem")
+            failure = next_of(reader, "problem")
             with pytest.raises(EOFError):
                 reader.next_event()
     finally:
         reader_http.close()
-    assert problem.json() == {
-        "type": "about:blank",
-        "title": "Unauthorized",
-        "status": 401,
-        "detail": "the token of this stream was revoked",
-        "errors": [],
-    }
+    assert failure.json() == problem(401, "the token of this stream was revoked")
     wait_until(lambda: hubs[0].open_streams == 0)
 
 
@@ -457,14 +409,11 @@ def test_a_configuration_change_alone_pushes_the_new_right_now(site: SiteClient)
         alice["maxConcurrentChats"] = 2
         assert site.http.put(f"/api/v3/agents/{uid('agent', 1)}", json=alice).status_code == 200
         pushed = next_of(reader, "RightNow")
-    assert pushed.json() == {
-        "loggedInAgents": 1,
-        "agentsInChat": 1,
-        "chatUtilization": 50,
-        "visitorOnSite": 0,
-        "ongoingChats": 1,
-        "ongoingChatsWithAgent": 1,
-        "currentQueueLength": 0,
-        "ongoingChatsWithBot": 0,
-    }
+    assert pushed.json() == right_now(
+        loggedInAgents=1,
+        agentsInChat=1,
+        chatUtilization=50,
+        ongoingChats=1,
+        ongoingChatsWithAgent=1,
+    )
     assert pushed.id == "3"  # no event was stored: the same sequence as before

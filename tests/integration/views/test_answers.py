@@ -24,6 +24,7 @@ from chatpulse.store.db import make_engine
 from chatpulse.store.prune import prune
 from chatpulse.store.versions import VersionProbe
 from chatpulse.views.query import ViewQuery
+from tests.factories import chat_requested, visitor_arrived
 from tests.integration.views.test_match_reference import NOWS, World, iso, make_log, micros
 from tests.support import (
     T_MICROS,
@@ -46,21 +47,11 @@ def waits(site: SiteClient) -> list[int]:
     return [visitor["waitTime"] for row in rows for visitor in row["visitors"]]
 
 
-def request(site: SiteClient, n: int, seconds: float) -> dict[str, object]:
-    return ev(
-        "chat.requested",
-        seconds,
-        chatId=uid("chat", n),
-        visitorId=uid("visitor", n),
-        departmentId=uid("dept", 1),
-    )
-
-
 def test_a_waiting_time_is_reused_under_a_second_and_never_beyond(
     site: SiteClient, clock: FixedClock
 ) -> None:
     site.department(1, "Sales")
-    site.ok_events(request(site, 1, -29.5))  # 29.5 s before T
+    site.ok_events(chat_requested(1, -29.5))  # 29.5 s before T
     assert waits(site) == [29]
     clock.advance(600 * MS)  # 30.1 s exactly: the answer of 0.6 s ago is still served
     assert waits(site) == [29]
@@ -74,16 +65,16 @@ def test_an_event_is_seen_by_the_next_request_whatever_the_age(
     site: SiteClient, clock: FixedClock
 ) -> None:
     site.department(1, "Sales")
-    site.ok_events(request(site, 1, -29.5))
+    site.ok_events(chat_requested(1, -29.5))
     assert waits(site) == [29]
     clock.advance(100 * MS)
-    site.ok_events(request(site, 2, -5))
+    site.ok_events(chat_requested(2, -5))
     assert waits(site) == [29, 5]  # computed anew at T + 0.1 s: 29.6 s and 5.1 s
 
 
 def test_a_configuration_change_is_seen_by_the_next_request(site: SiteClient) -> None:
     site.department(1, "Sales")
-    site.ok_events(request(site, 1, -10))
+    site.ok_events(chat_requested(1, -10))
     assert site.get(QUEUE)[0]["routeToDepartment"]["name"] == "Sales"
     response = site.http.put(f"/api/v3/departments/{uid('dept', 1)}", json={"name": "Ventes"})
     assert response.status_code == 200, response.text
@@ -108,11 +99,11 @@ def test_an_ingest_by_another_process_is_seen_by_the_next_request(
     site: SiteClient, database_url: str
 ) -> None:
     site.department(1, "Sales")
-    site.ok_events(request(site, 1, -10))
+    site.ok_events(chat_requested(1, -10))
     assert waits(site) == [10]
     other = make_engine(database_url)  # another process's connections: no notification here
     try:
-        result = ingest(other, site.site_id, [request(site, 2, -3)], T_MICROS)
+        result = ingest(other, site.site_id, [chat_requested(2, -3)], T_MICROS)
         assert result.accepted == 1
     finally:
         other.dispose()
@@ -135,17 +126,17 @@ def test_a_lost_probe_connection_costs_no_answer_and_is_replaced(
     site, engine = pg_site  # PostgreSQL's (SQLite asks PRAGMA data_version)
     probe: VersionProbe = site.server.app.state.runtime.probe
     site.department(1, "Sales")
-    site.ok_events(request(site, 1, -10))
+    site.ok_events(chat_requested(1, -10))
     assert waits(site) == [10]
     first = probe.backend_pid
     assert first is not None
     with engine.connect() as conn:
         assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first}).scalar()
-    site.ok_events(request(site, 2, -3))
+    site.ok_events(chat_requested(2, -3))
     # The probe fails on the dead connection: this answer comes from a worker thread's query.
     assert waits(site) == [10, 3]
     assert probe.backend_pid is None  # dropped
-    site.ok_events(request(site, 3, -1))
+    site.ok_events(chat_requested(3, -1))
     assert waits(site) == [10, 3, 1]  # a new probe connection read the new versions
     assert probe.backend_pid not in (None, first)
 
@@ -160,7 +151,7 @@ def test_with_a_max_age_of_zero_time_dependent_views_cost_no_probe(
             site = new_site(srv)
             probe: VersionProbe = srv.app.state.runtime.probe
             site.department(1, "Sales")
-            site.ok_events(request(site, 1, -10))
+            site.ok_events(chat_requested(1, -10))
             assert waits(site) == [10]
             site.get(TODAY)
             assert probe.round_trips == 0  # computed at the request's instant: nothing to look up
@@ -184,7 +175,7 @@ def test_a_max_age_of_zero_computes_every_request_at_its_instant(
 ) -> None:
     site = new_site(exact)
     site.department(1, "Sales")
-    site.ok_events(request(site, 1, -29.5))
+    site.ok_events(chat_requested(1, -29.5))
     assert waits(site) == [29]
     clock.advance(600 * MS)
     assert waits(site) == [30]
@@ -244,10 +235,6 @@ def test_todays_answer_is_never_yesterdays_after_midnight(
     assert site.get(TODAY)["totalChats"] == 0
 
 
-def visitor_arrived(n: int) -> dict[str, object]:
-    return ev("visitor.arrived", -5, visitorId=uid("visitor", n))
-
-
 def test_probes_asked_together_share_one_round_trip_and_later_ones_see_later_writes(
     postgres_url: str,
 ) -> None:
@@ -263,7 +250,7 @@ def test_probes_asked_together_share_one_round_trip_and_later_ones_see_later_wri
                 together = await asyncio.gather(*asked)
                 assert probe.round_trips == 1  # ten requests, one statement
                 stored = await asyncio.to_thread(
-                    ingest, engine, site.id, [visitor_arrived(1)], T_MICROS
+                    ingest, engine, site.id, [visitor_arrived(1, -5)], T_MICROS
                 )
                 later = await probe.probe(site.id, (key,))
                 assert probe.round_trips == 2

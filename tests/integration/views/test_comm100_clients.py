@@ -12,21 +12,28 @@ from typing import Any
 
 import pytest
 
-from tests.support import ONLINE, SiteClient, ev, uid
+from tests.factories import (
+    agent_status,
+    alice_in_sales,
+    chat_accepted,
+    problem,
+    right_now,
+    waiting_chat,
+)
+from tests.support import SiteClient
 
 V3 = "/api/v3/livechat/realTime"
 V4_PATHS = ("/v4/livechat/realTime", "/api/v4/livechat/realTime", "/API/V4/LiveChat/RealTime")
 VIEWS = ("RightNow", "Queue", "Today", "Agents")
-RIGHT_NOW = {
-    "loggedInAgents": 1,
-    "agentsInChat": 1,
-    "chatUtilization": 33,  # 1 ongoing chat of 3 slots
-    "visitorOnSite": 2,
-    "ongoingChats": 1,
-    "ongoingChatsWithAgent": 1,
-    "currentQueueLength": 1,
-    "ongoingChatsWithBot": 0,
-}
+RIGHT_NOW = right_now(
+    loggedInAgents=1,
+    agentsInChat=1,
+    chatUtilization=33,  # 1 ongoing chat of 3 slots
+    visitorOnSite=2,
+    ongoingChats=1,
+    ongoingChatsWithAgent=1,
+    currentQueueLength=1,
+)
 
 # A site with no departments has the one row of chats routed to no one (METRICS.md §4).
 EMPTY_ROW = {
@@ -63,40 +70,20 @@ def basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Basic {pair}"}
 
 
-def problem(status: int, field: str, message: str) -> dict[str, Any]:
-    return {
-        "type": "about:blank",
-        "title": {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}[status],
-        "status": status,
-        "detail": f"{field} {message}" if status == 400 else message,
-        "errors": [{"field": field, "message": message}],
-    }
+def field_problem(status: int, field: str, message: str) -> dict[str, Any]:
+    detail = f"{field} {message}" if status == 400 else message
+    return problem(status, detail, [{"field": field, "message": message}])
 
 
 @pytest.fixture
 def busy(site: SiteClient) -> SiteClient:
     """Alice (3 slots) online in Sales, chatting with one visitor while another waits."""
-    site.department(1, "Sales")
-    site.agent(1, "Alice", departments=(1,), capacity=3)
+    alice_in_sales(site, capacity=3)
     site.ok_events(
-        ev("agent.status_changed", -600, agentId=uid("agent", 1), statusId=ONLINE),
-        ev("visitor.arrived", -300, visitorId=uid("visitor", 1)),
-        ev(
-            "chat.requested",
-            -300,
-            chatId=uid("chat", 1),
-            visitorId=uid("visitor", 1),
-            departmentId=uid("dept", 1),
-        ),
-        ev("chat.accepted", -240, chatId=uid("chat", 1), agentId=uid("agent", 1)),
-        ev("visitor.arrived", -120, visitorId=uid("visitor", 2)),
-        ev(
-            "chat.requested",
-            -60,
-            chatId=uid("chat", 2),
-            visitorId=uid("visitor", 2),
-            departmentId=uid("dept", 1),
-        ),
+        agent_status(1, -600),
+        *waiting_chat(1, arrived=-300, requested=-300),
+        chat_accepted(1, -240),
+        *waiting_chat(2, arrived=-120, requested=-60),
     )
     return site
 
@@ -135,7 +122,7 @@ def test_a_malformed_basic_header_is_401_saying_what_is_wrong(
     site: SiteClient, header: str, message: str
 ) -> None:
     status, headers, body = call(site, f"{V3}/RightNow", {"Authorization": header})
-    assert (status, body) == (401, problem(401, "authorization", message))
+    assert (status, body) == (401, field_problem(401, "authorization", message))
     assert headers["www-authenticate"] == 'Bearer realm="chatpulse"'
 
 
@@ -162,10 +149,10 @@ def test_the_site_in_a_header_or_the_query_must_be_the_tokens(
         status, _, body = call(site, f"{V3}/RightNow{query}", {**auth, **header})
         assert (status, body) == (
             403,
-            problem(403, field, f"{field} is not the site of this token"),
+            field_problem(403, field, f"{field} is not the site of this token"),
         )
     status, _, body = call(site, f"{V3}/RightNow", {**auth, "x-api-siteid": "ten"})
-    assert (status, body) == (400, problem(400, "x-api-siteid", "must be an integer"))
+    assert (status, body) == (400, field_problem(400, "x-api-siteid", "must be an integer"))
 
 
 def test_the_v4_paths_answer_as_the_v3_ones(busy: SiteClient) -> None:
@@ -186,13 +173,7 @@ def test_only_the_real_time_paths_have_v4_aliases(site: SiteClient) -> None:
         status, _, body = call(site, path, auth)
         assert (status, body) == (
             404,
-            {
-                "type": "about:blank",
-                "title": "Not Found",
-                "status": 404,
-                "detail": "no such path",
-                "errors": [{"field": "path", "message": "no such path"}],
-            },
+            problem(404, "no such path", [{"field": "path", "message": "no such path"}]),
         )
 
 
@@ -202,10 +183,10 @@ def test_v4_paths_keep_sites_apart(busy: SiteClient, other_site: SiteClient) -> 
     auth = basic("x", other_site.token)
     for base in V4_PATHS:
         status, _, body = call(busy, f"{base}/RightNow", auth)
-        assert (status, body) == (200, dict.fromkeys(RIGHT_NOW, 0))
+        assert (status, body) == (200, right_now())
         status, _, body = call(busy, f"{base}/Queue", auth)
         assert (status, body) == (200, [EMPTY_ROW])
         for view in VIEWS:
             status, _, body = call(busy, f"{base}/{view}?siteId={busy.site_id}", auth)
-            refusal = problem(403, "siteId", "siteId is not the site of this token")
+            refusal = field_problem(403, "siteId", "siteId is not the site of this token")
             assert (status, body) == (403, refusal)

@@ -3,6 +3,7 @@ version: a configuration change with no new event must still show at once."""
 
 from __future__ import annotations
 
+from tests.factories import agent_status, chat_accepted, chat_requested
 from tests.support import SiteClient, ev, uid
 
 RIGHT_NOW = "/api/v3/livechat/realTime/RightNow"
@@ -14,18 +15,7 @@ def test_configuration_changes_show_in_right_now_without_a_new_event(site: SiteC
     lunch = site.http.post(
         "/api/v3/livechat/agentStatuses", json={"name": "Desk", "type": "online"}
     ).json()["id"]
-    chat = uid("chat", 1)
-    site.ok_events(
-        ev("agent.status_changed", -600, agentId=uid("agent", 1), statusId=lunch),
-        ev(
-            "chat.requested",
-            -500,
-            chatId=chat,
-            visitorId=uid("visitor", 1),
-            departmentId=uid("dept", 1),
-        ),
-        ev("chat.accepted", -490, chatId=chat, agentId=uid("agent", 1)),
-    )
+    site.ok_events(agent_status(1, -600, lunch), chat_requested(1, -500), chat_accepted(1, -490))
     first = site.get(RIGHT_NOW)
     assert (first["loggedInAgents"], first["chatUtilization"]) == (1, 25)  # 1 of 4
 

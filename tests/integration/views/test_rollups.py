@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 
 from chatpulse.store import migrate, replay
 from chatpulse.store import tables as t
+from tests.factories import chat_accepted, chat_requested
 from tests.support import OFFLINE, ONLINE, SiteClient, ev, uid
 
 AWAY = "00000000-0000-0000-0000-000000000001"
@@ -18,19 +19,9 @@ TODAY = "/api/v3/livechat/realTime/Today"
 
 
 def _chat(n: int, requested: float, accepted: float, agent: int, ended: float | None) -> list[Any]:
-    chat = uid("chat", n)
-    events = [
-        ev(
-            "chat.requested",
-            requested,
-            chatId=chat,
-            visitorId=uid("visitor", n),
-            departmentId=uid("dept", 1),
-        ),
-        ev("chat.accepted", accepted, chatId=chat, agentId=uid("agent", agent)),
-    ]
+    events = [chat_requested(n, requested), chat_accepted(n, accepted, agent)]
     if ended is not None:
-        events.append(ev("chat.ended", ended, chatId=chat))
+        events.append(ev("chat.ended", ended, chatId=uid("chat", n)))
     return events
 
 
@@ -99,13 +90,7 @@ def test_the_migration_fills_the_sums_as_ingest_keeps_them(site: SiteClient) -> 
     _load(site)
     abandoned = uid("chat", 9)
     site.ok_events(  # a wait that ends abandoned: one row of wait_minutes
-        ev(
-            "chat.requested",
-            -100,
-            chatId=abandoned,
-            visitorId=uid("visitor", 9),
-            departmentId=uid("dept", 1),
-        ),
+        chat_requested(9, -100),
         ev("chat.abandoned", -40, chatId=abandoned),
     )
     engine = site.server.engine
