@@ -23,7 +23,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 # The rate limiters run on the real monotonic clock: off for the suite (servers in threads and
 # in child processes alike), so that no test's outcome depends on its own speed.
-# tests/integration/test_limits.py turns them on, with a fake clock.
+# tests/integration/api/test_limits.py turns them on, with a fake clock.
 os.environ.setdefault("CHATPULSE_RATE_LIMIT_PER_SECOND", "0")
 os.environ.setdefault("CHATPULSE_AUTH_FAILURES_PER_SECOND", "0")
 

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.factories import agent_status, alice_in_sales, waiting_chat
 from tests.support import AWAY, ONLINE, SiteClient, ev, uid
 
 # Examples per backend (two backends: ~200 in all); CHATPULSE_FUZZ_BATCHES=2000 locally.
@@ -268,19 +269,8 @@ def request(draw: st.DrawFn) -> Request:
 @pytest.fixture
 def armed(site: SiteClient) -> SiteClient:
     """A site with a department, an agent and a little history for the views to show."""
-    site.department(1, "Sales")
-    site.agent(1, "Alice", (1,))
-    site.ok_events(
-        ev("agent.status_changed", -7200, agentId=AGENT, statusId=ONLINE),
-        ev("visitor.arrived", -600, visitorId=uid("visitor", 1)),
-        ev(
-            "chat.requested",
-            -500,
-            chatId=uid("chat", 1),
-            visitorId=uid("visitor", 1),
-            departmentId=uid("dept", 1),
-        ),
-    )
+    alice_in_sales(site)
+    site.ok_events(agent_status(1, -7200), *waiting_chat(1, arrived=-600, requested=-500))
     return site
 
 

@@ -23,7 +23,8 @@ from chatpulse.api.app import create_app
 from chatpulse.clock import FixedClock
 from chatpulse.settings import Settings
 from chatpulse.store import sites
-from tests.support import ONLINE, SiteClient, ev, uid
+from tests.factories import agent_status, alice_in_sales, chat_accepted, waiting_chat
+from tests.support import SiteClient, uid
 
 # Examples per operation; CHATPULSE_FUZZ_EXAMPLES=500 for a long local run.
 MAX_EXAMPLES = int(os.environ.get("CHATPULSE_FUZZ_EXAMPLES", "15"))
@@ -146,8 +147,7 @@ def problem_details(ctx: CheckContext, response: Response, case: Case) -> bool |
 def seeded(site: SiteClient) -> dict[str, str]:
     """Something of everything, so lists, items and views answer with bodies to validate; by
     path parameter name, the ids that exist."""
-    site.department(1, "Sales")
-    site.agent(1, "Alice", (1,))
+    alice_in_sales(site)
     status = site.http.post(
         "/api/v3/livechat/agentStatuses", json={"name": "Lunch", "type": "away"}
     )
@@ -155,18 +155,10 @@ def seeded(site: SiteClient) -> dict[str, str]:
     token = site.http.post("/api/v3/tokens", json={"name": "spare"})
     assert token.status_code == 201, token.text
     site.ok_events(
-        ev("agent.status_changed", -3600, agentId=uid("agent", 1), statusId=ONLINE),
-        ev("visitor.arrived", -900, visitorId=uid("visitor", 1)),
-        ev("chat.requested", -800, chatId=uid("chat", 1), visitorId=uid("visitor", 1)),
-        ev("chat.accepted", -700, chatId=uid("chat", 1), agentId=uid("agent", 1)),
-        ev("visitor.arrived", -600, visitorId=uid("visitor", 2)),
-        ev(
-            "chat.requested",
-            -500,
-            chatId=uid("chat", 2),
-            visitorId=uid("visitor", 2),
-            departmentId=uid("dept", 1),
-        ),
+        agent_status(1, -3600),
+        *waiting_chat(1, arrived=-900, requested=-800, department=None),
+        chat_accepted(1, -700),
+        *waiting_chat(2, arrived=-600, requested=-500),
     )
     return {
         "department_id": uid("dept", 1),
