@@ -94,18 +94,19 @@ class Server:
 
 
 @contextmanager
-def running_server(engine: Engine, clock: FixedClock) -> Iterator[Server]:
-    """A real uvicorn server on a free loopback port, serving the app over `engine`."""
+def running_server(
+    engine: Engine, clock: FixedClock, port: int = 0, shutdown_s: float | None = None
+) -> Iterator[Server]:
+    """A real uvicorn server on loopback `port` (0: a free one), serving the app over `engine`;
+    it can be stopped and started again on the same port over the same database. `shutdown_s`:
+    how long in-flight requests (open streams) get at shutdown, else the server's setting."""
     settings = Settings(database_url=str(engine.url), log_requests=False)
     app = create_app(settings, engine, clock)
-    port = free_port()
+    options = server_options(settings)  # the protocol and event loop `chatpulse serve` runs
+    if shutdown_s is not None:
+        options["timeout_graceful_shutdown"] = shutdown_s
     config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        **server_options(settings),  # the protocol and event loop `chatpulse serve` runs
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -113,13 +114,16 @@ def running_server(engine: Engine, clock: FixedClock) -> Iterator[Server]:
     deadline = time.monotonic() + 20
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("test server did not start")
+            raise RuntimeError(f"test server did not start on port {port}")
         time.sleep(0.01)  # polling a flag the server sets, not standing in for synchronisation
+    bound = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield Server(f"http://127.0.0.1:{port}", engine, clock, app)
+        yield Server(f"http://127.0.0.1:{bound}", engine, clock, app)
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=15)
+        if thread.is_alive():
+            raise RuntimeError("test server did not stop")
 
 
 @dataclass

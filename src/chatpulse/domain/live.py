@@ -419,14 +419,7 @@ class LiveState:
             else:
                 items = of_minute.items()
             for target, (count, total, abandoned, switched) in items:
-                sums = row(target)
-                sums.count_60 += count
-                sums.total_60 += total
-                if recent:
-                    sums.count_30 += count
-                    sums.total_30 += total
-                    sums.abandoned_30 += abandoned
-                    sums.switched_30 += switched
+                row(target).add_ended(count, total, abandoned, switched, True, recent)
         return out
 
     # ---------------------------------------------------------------- comparing

@@ -72,16 +72,19 @@ def get_department(conn: Connection, site_id: int, department_id: str) -> Doc | 
     return _load(text) if text else None
 
 
-def _check_department_name(conn: Connection, site_id: int, doc: Doc) -> None:
-    # Compared in Python: SQL lower() folds only ASCII on SQLite and under PostgreSQL's C locale.
-    names = conn.execute(
-        scoped(t.departments, site_id, t.departments.c.name).where(
-            t.departments.c.is_deleted.is_(False),
-            t.departments.c.id != doc["id"],
-        )
+def _taken(conn: Connection, site_id: int, column: Any, doc_id: str, value: str) -> bool:
+    """Whether another live row of the table has `value` in `column`, case-insensitively.
+    Compared in Python: SQL lower() folds only ASCII on SQLite and under PostgreSQL's C locale."""
+    table = column.table
+    others = conn.execute(
+        scoped(table, site_id, column).where(table.c.is_deleted.is_(False), table.c.id != doc_id)
     ).scalars()
-    wanted = doc["name"].casefold()
-    if any(name.casefold() == wanted for name in names):
+    wanted = value.casefold()
+    return any(other.casefold() == wanted for other in others)
+
+
+def _check_department_name(conn: Connection, site_id: int, doc: Doc) -> None:
+    if _taken(conn, site_id, t.departments.c.name, doc["id"], doc["name"]):
         raise Conflict("name", f"a department named {doc['name']!r} already exists")
 
 
@@ -175,14 +178,7 @@ def _check_agent(conn: Connection, site_id: int, doc: Doc) -> None:
             raise InvalidBody(
                 [FieldError("departmentIds", f"unknown department {d}") for d in missing]
             )
-    emails = conn.execute(
-        scoped(t.agents, site_id, t.agents.c.email).where(
-            t.agents.c.is_deleted.is_(False),
-            t.agents.c.id != doc["id"],
-        )
-    ).scalars()
-    wanted = doc["email"].casefold()
-    if any(email.casefold() == wanted for email in emails):
+    if _taken(conn, site_id, t.agents.c.email, doc["id"], doc["email"]):
         raise Conflict("email", f"an agent with email {doc['email']!r} already exists")
 
 

@@ -18,16 +18,25 @@ def made(body: bytes, at: int = T, sequence: int = 42) -> Answer:
     return Answer(sequence, body, (1, sequence), at)
 
 
+class HeldComputation:
+    """A computation that says when it has started and finishes only when released."""
+
+    def __init__(self, answer: Answer | None = None) -> None:
+        self.calls = 0
+        self.answer = answer
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def __call__(self) -> Answer:
+        self.calls += 1
+        self.entered.set()
+        self.release.wait(10)
+        return self.answer or made(b"%d" % self.calls)
+
+
 def test_requests_that_miss_together_share_one_computation() -> None:
     cache = AnswerCache()
-    calls: list[int] = []
-    entered, release = threading.Event(), threading.Event()
-
-    def compute() -> Answer:
-        calls.append(1)
-        entered.set()
-        release.wait(10)
-        return made(b"%d" % len(calls))
+    compute = HeldComputation()
+    entered, release = compute.entered, compute.release
 
     results: list[Answer] = []
 
@@ -43,7 +52,7 @@ def test_requests_that_miss_together_share_one_computation() -> None:
     release.set()
     for thread in (leader, *followers):
         thread.join(10)
-    assert (len(calls), [r.body for r in results]) == (1, [b"1"] * 8)
+    assert (compute.calls, [r.body for r in results]) == (1, [b"1"] * 8)
     assert cache.lookup(KEY, T, None) == (made(b"1"), False)
 
 
@@ -83,14 +92,8 @@ def test_only_the_latest_state_of_a_query_is_kept() -> None:
 def test_a_refresh_replaces_the_answer_once_however_many_ask() -> None:
     cache = AnswerCache()
     cache.put(KEY, made(b"a"))
-    calls: list[int] = []
-    entered, release = threading.Event(), threading.Event()
-
-    def compute() -> Answer:
-        calls.append(1)
-        entered.set()
-        release.wait(10)
-        return made(b"b", at=T + SECOND // 2)
+    compute = HeldComputation(made(b"b", at=T + SECOND // 2))
+    entered, release = compute.entered, compute.release
 
     first = threading.Thread(target=cache.refresh, args=(KEY, compute))
     first.start()
@@ -99,5 +102,5 @@ def test_a_refresh_replaces_the_answer_once_however_many_ask() -> None:
     assert cache.lookup(KEY, T + SECOND // 2, SECOND) == (made(b"a"), True)  # still served
     release.set()
     first.join(10)
-    assert calls == [1]
+    assert compute.calls == 1
     assert cache.lookup(KEY, T + SECOND // 2, SECOND) == (made(b"b", at=T + SECOND // 2), False)
