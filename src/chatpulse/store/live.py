@@ -21,8 +21,9 @@ from sqlalchemy import Connection
 
 from chatpulse.domain.chat import LIVE_STATES, OPEN, AgentLive, ChatRecord, VisitorRecord
 from chatpulse.domain.events import Event
-from chatpulse.domain.live import AgentConfig, DepartmentConfig, LiveState, SiteConfig, ended_wait
+from chatpulse.domain.live import LiveState, ended_wait
 from chatpulse.domain.rollups import WAIT_MINUTE
+from chatpulse.domain.site_config import AgentConfig, DepartmentConfig, SiteConfig
 from chatpulse.store import tables as t
 from chatpulse.store.db import PerEngine
 from chatpulse.store.records import AGENT_COLUMNS, CHAT_COLUMNS, VISITOR_COLUMNS, from_row

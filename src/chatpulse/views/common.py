@@ -6,7 +6,8 @@ from sqlalchemy import Connection
 
 from chatpulse.domain.errors import BadParameter
 from chatpulse.domain.events import normalize_uuid
-from chatpulse.domain.live import LiveState, SiteConfig
+from chatpulse.domain.live import LiveState
+from chatpulse.domain.site_config import SiteConfig
 from chatpulse.store.reads.common import AgentNow, department_state
 
 

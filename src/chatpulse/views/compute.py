@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from chatpulse.domain.live import LiveState, SiteConfig
+from chatpulse.domain.live import LiveState
+from chatpulse.domain.site_config import SiteConfig
 from chatpulse.domain.window import Window
 from chatpulse.store.live import live_states
 from chatpulse.store.versions import SiteRow

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from chatpulse.domain.live import SiteConfig
+from chatpulse.domain.site_config import SiteConfig
 from chatpulse.domain.today_metrics import today_figures
 from chatpulse.domain.window import Window
 from chatpulse.store.reads import today as reads

@@ -7,15 +7,10 @@ import random
 from typing import Any
 
 from chatpulse.domain.events import Event
-from chatpulse.domain.live import (
-    AgentConfig,
-    DepartmentConfig,
-    EndedWait,
-    LiveState,
-    SiteConfig,
-    WaitSums,
-)
+from chatpulse.domain.live import EndedWait, LiveState
+from chatpulse.domain.queue_metrics import WaitSums
 from chatpulse.domain.rollups import WAIT_MINUTE
+from chatpulse.domain.site_config import AgentConfig, DepartmentConfig, SiteConfig
 
 S = 1_000_000
 HOUR = 3600 * S

@@ -10,8 +10,8 @@ from sqlalchemy import BigInteger, BindParameter, Connection, Table, and_, bindp
 
 from chatpulse.domain.chat import OPEN, ChatRecord
 from chatpulse.domain.cohort import COHORT_FIELDS, MINUTE, ZERO, add, contribution
-from chatpulse.domain.live import SiteConfig
 from chatpulse.domain.rollups import BUSY, QUARTER, STATUS, whole_quarters
+from chatpulse.domain.site_config import SiteConfig
 from chatpulse.domain.statuses import AWAY, ONLINE
 from chatpulse.store import tables as t
 from chatpulse.store.reads.common import clipped, sum_of
