@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from contextlib import ExitStack
-from typing import Any
 
 import pytest
-from playwright.sync_api import Locator, Page, Request, expect
+from playwright.sync_api import Page, Request, expect
 from sqlalchemy import Engine
 
 from chatpulse.clock import FixedClock
 from chatpulse.store import sites
+from tests.browser.board import RIGHT_NOW_TILES, expect_row, open_wallboard, queue_row, texts
 from tests.browser.serving import serve_on
-from tests.support import AWAY, OFFLINE, ONLINE, Server, SiteClient, T, ev, new_site, uid
+from tests.support import AWAY, OFFLINE, ONLINE, SiteClient, T, ev, new_site, uid
 
 pytestmark = pytest.mark.browser
 
@@ -61,44 +61,12 @@ def arrange(site: SiteClient) -> None:
     )
 
 
-def open_wallboard(page: Page, server: Server, token: str, query: str = "") -> None:
-    """Load the page with the browser's clock frozen (waits tick only when a test moves it)."""
-    page.clock.set_fixed_time(T)
-    page.goto(f"{server.base_url}/wallboard{query}")
-    expect(page.get_by_test_id("token-overlay")).to_be_visible()
-    page.get_by_test_id("token-input").fill(token)
-    page.get_by_test_id("token-submit").click()
-    expect(page.get_by_test_id("connection-state")).to_have_text("Live")
-
-
-def queue_row(page: Page, route: str) -> Locator:
-    return page.locator(f'[data-testid="queue-row"][data-route="{route}"]')
-
-
-def texts(page: Page, prefix: str, fields: list[str]) -> list[str]:
-    return [page.get_by_test_id(f"{prefix}-{field}").inner_text() for field in fields]
-
-
-def expect_row(row: Locator, expected: dict[str, Any]) -> None:
-    for test_id, value in expected.items():
-        expect(row.get_by_test_id(test_id)).to_have_text(value)
-
-
 def test_page_shows_the_four_views_of_the_ingested_events(site: SiteClient, page: Page) -> None:
     arrange(site)
     open_wallboard(page, site.server, site.token)
 
     expect(page.get_by_test_id("rightnow-currentQueueLength")).to_have_text("3")
-    rightnow = [
-        "currentQueueLength",
-        "ongoingChats",
-        "ongoingChatsWithAgent",
-        "ongoingChatsWithBot",
-        "loggedInAgents",
-        "agentsInChat",
-        "chatUtilization",
-        "visitorOnSite",
-    ]
+    rightnow = RIGHT_NOW_TILES
     # chatUtilization: Alice is the only online agent, 1 chat of 3 → 33 %.
     assert texts(page, "rightnow", rightnow) == ["3", "2", "1", "1", "2", "1", "33%", "5"]
 
@@ -300,15 +268,24 @@ def test_the_department_selector_reconnects_the_stream_for_that_department(
     assert page.url.endswith("/wallboard")
 
 
-def test_page_reconnects_after_a_server_restart_and_shows_what_was_ingested_meanwhile(
+def board_of_a_stopped_server(
     page: Page, engine: Engine, clock: FixedClock
-) -> None:
+) -> tuple[int, SiteClient]:
+    """The page open on a server of `arrange`'s site, then the server stopped: its port, the
+    site (its client still open, to the port no one serves now)."""
     with serve_on(engine, clock, 0) as first:
         port = int(first.base_url.rsplit(":", 1)[1])
         site = new_site(first)
         arrange(site)
         open_wallboard(page, first, site.token)
         expect(page.get_by_test_id("rightnow-currentQueueLength")).to_have_text("3")
+    return port, site
+
+
+def test_page_reconnects_after_a_server_restart_and_shows_what_was_ingested_meanwhile(
+    page: Page, engine: Engine, clock: FixedClock
+) -> None:
+    port, site = board_of_a_stopped_server(page, engine, clock)
 
     state = page.get_by_test_id("connection-state")
     expect(state).to_have_attribute("data-state", "reconnecting")
@@ -340,12 +317,7 @@ def test_after_a_drop_the_stream_client_reconnects_sending_the_last_event_id(
         return STREAM_PATH in request.url
 
     page.on("request", lambda request: streams.append(request) if is_stream(request) else None)
-    with serve_on(engine, clock, 0) as first:
-        port = int(first.base_url.rsplit(":", 1)[1])
-        site = new_site(first)
-        arrange(site)
-        open_wallboard(page, first, site.token)
-        expect(page.get_by_test_id("rightnow-currentQueueLength")).to_have_text("3")
+    port, site = board_of_a_stopped_server(page, engine, clock)
     with engine.connect() as conn:
         assert sites.last_sequence(conn, site.site_id) == 19  # arrange() ingests 19 events
 

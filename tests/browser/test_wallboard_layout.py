@@ -13,8 +13,8 @@ from playwright.sync_api import Locator, Page, Request, Response, expect
 
 from chatpulse.clock import FixedClock
 from chatpulse.store.db import make_engine
+from tests.browser.board import RIGHT_NOW_TILES, open_wallboard, texts
 from tests.browser.serving import serve_on
-from tests.browser.test_wallboard import open_wallboard
 from tests.support import ONLINE, T_MICROS, SiteClient, ev, new_site, uid
 
 pytestmark = pytest.mark.browser
@@ -160,10 +160,6 @@ def open_busy_wallboard(page: Page, site: SiteClient, size: tuple[int, int]) -> 
     expect(page.get_by_test_id("department-picker")).to_be_visible()
 
 
-def texts(page: Page, prefix: str, fields: list[str]) -> list[str]:
-    return [page.get_by_test_id(f"{prefix}-{field}").inner_text() for field in fields]
-
-
 # Every box that must hold its content whole: (selector, check the height too).
 BOXES = [
     (".bar", False),
@@ -243,16 +239,7 @@ def test_no_label_or_value_overflows_its_tile_at_common_screen_sizes(
 ) -> None:
     open_busy_wallboard(page, busy_site, size)
 
-    rightnow = [
-        "currentQueueLength",
-        "ongoingChats",
-        "ongoingChatsWithAgent",
-        "ongoingChatsWithBot",
-        "loggedInAgents",
-        "agentsInChat",
-        "chatUtilization",
-        "visitorOnSite",
-    ]
+    rightnow = RIGHT_NOW_TILES
     # 157 ongoing chats of the online agents' 216 slots (49 × 4 + 20): 72.7 % → 73 %.
     assert texts(page, "rightnow", rightnow) == [
         "226",

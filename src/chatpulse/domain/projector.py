@@ -239,32 +239,30 @@ class Projector:
         )
         self.dirty_agents[agent_id] = agent
 
-    def _visitor_arrived(self, event: Event) -> None:
+    def _visitor_moves(self, event: Event, on_site: bool) -> None:
+        """visitor.arrived (`on_site`) or visitor.left: the visitor must be elsewhere before."""
         visitor_id = event.data["visitorId"]
         visitor = self.visitors.get(visitor_id)
         if visitor is not None:
             _in_order(event, visitor.last_event_at, "visitor", visitor_id)
-            if visitor.on_site:
-                raise Rejected("data.visitorId", f"visitor {visitor_id} is already on site")
-        else:
+        if (visitor.on_site if visitor is not None else False) == on_site:
+            where = "already on site" if on_site else "not on site"
+            raise Rejected("data.visitorId", f"visitor {visitor_id} is {where}")
+        if visitor is None:
             visitor = self.visitors[visitor_id] = VisitorRecord(
                 visitor_id, False, event.occurred_at, is_new=True
             )
-        visitor.on_site = True
+        visitor.on_site = on_site
         visitor.last_event_at = event.occurred_at
-        visitor.contact_identity_id = event.data.get("contactIdentityId")
+        if on_site:
+            visitor.contact_identity_id = event.data.get("contactIdentityId")
         self.dirty_visitors[visitor_id] = visitor
 
+    def _visitor_arrived(self, event: Event) -> None:
+        self._visitor_moves(event, True)
+
     def _visitor_left(self, event: Event) -> None:
-        visitor_id = event.data["visitorId"]
-        visitor = self.visitors.get(visitor_id)
-        if visitor is not None:
-            _in_order(event, visitor.last_event_at, "visitor", visitor_id)
-        if visitor is None or not visitor.on_site:
-            raise Rejected("data.visitorId", f"visitor {visitor_id} is not on site")
-        visitor.on_site = False
-        visitor.last_event_at = event.occurred_at
-        self.dirty_visitors[visitor_id] = visitor
+        self._visitor_moves(event, False)
 
     def _invitation_sent(self, event: Event) -> None:
         invitation_id = event.data["invitationId"]
