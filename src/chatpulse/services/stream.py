@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import anyio
 import anyio.to_thread
@@ -28,7 +27,6 @@ from chatpulse.store.tables import INVITATIONS_KEY, VISITORS_KEY
 from chatpulse.views.query import ViewQuery
 
 log = logging.getLogger("chatpulse.stream")
-T = TypeVar("T")
 
 # Streams of one site asking the same view with the same parameters share a computation made
 # at most this long ago (server clock) and after the site's last ingest notification.
@@ -272,10 +270,6 @@ class StreamHub:
 
     async def _compute(self, site_id: int, view: str, query: ViewQuery, now: int) -> Answer:
         return await views.computed(self.runtime, site_id, view, query, now, self._limiter)
-
-    async def in_thread(self, call: Callable[[], T]) -> T:
-        """`call` in one of the stream threads (CHATPULSE_STREAM_THREADS)."""
-        return await anyio.to_thread.run_sync(call, limiter=self._limiter)
 
 
 @asynccontextmanager

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
+import anyio.to_thread
+
 from chatpulse.domain.errors import ChatPulseError, FieldError
 from chatpulse.services.sites import token_is_live
 from chatpulse.services.stream import TOKEN_CHECK_S, StreamHub, Subscriber
@@ -107,7 +109,9 @@ class OpenStream:
             moment = time.monotonic()
             if not subscriber.revoked and subscriber.token_id and moment >= next_token_check:
                 next_token_check = moment + TOKEN_CHECK_S
-                subscriber.revoked = not await hub.in_thread(
+                # The default thread pool, not the streams' limiter: a thousand streams' checks
+                # must not queue in front of their views' computations.
+                subscriber.revoked = not await anyio.to_thread.run_sync(
                     partial(token_is_live, hub.runtime, subscriber.token_id)
                 )
             if subscriber.revoked:
