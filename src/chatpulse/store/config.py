@@ -97,11 +97,14 @@ def _department_row(doc: Doc) -> dict[str, Any]:
     }
 
 
+def _new_id(conn: Connection, site_id: int, table: Any, doc: Doc, what: str) -> None:
+    """409 when the site already has a row of `table` with the document's id (deleted or not)."""
+    if conn.execute(scoped(table, site_id, table.c.id).where(table.c.id == doc["id"])).first():
+        raise Conflict("id", f"{what} {doc['id']} already exists")
+
+
 def insert_department(conn: Connection, site_id: int, doc: Doc) -> Doc:
-    if conn.execute(
-        scoped(t.departments, site_id, t.departments.c.id).where(t.departments.c.id == doc["id"])
-    ).first():
-        raise Conflict("id", f"department {doc['id']} already exists")
+    _new_id(conn, site_id, t.departments, doc, "department")
     _check_department_name(conn, site_id, doc)
     conn.execute(
         insert(t.departments).values(site_id=site_id, id=doc["id"], **_department_row(doc))
@@ -209,10 +212,7 @@ def _set_agent_departments(conn: Connection, site_id: int, doc: Doc) -> None:
 
 
 def insert_agent(conn: Connection, site_id: int, doc: Doc) -> Doc:
-    if conn.execute(
-        scoped(t.agents, site_id, t.agents.c.id).where(t.agents.c.id == doc["id"])
-    ).first():
-        raise Conflict("id", f"agent {doc['id']} already exists")
+    _new_id(conn, site_id, t.agents, doc, "agent")
     _check_agent(conn, site_id, doc)
     with live_totals.tracking(conn, site_id, [doc["id"]]):
         conn.execute(insert(t.agents).values(site_id=site_id, id=doc["id"], **_agent_row(doc)))
@@ -291,12 +291,7 @@ def get_status(conn: Connection, site_id: int, status_id: str) -> tuple[Doc, boo
 
 
 def insert_status(conn: Connection, site_id: int, doc: Doc) -> Doc:
-    if conn.execute(
-        scoped(t.agent_statuses, site_id, t.agent_statuses.c.id).where(
-            t.agent_statuses.c.id == doc["id"]
-        )
-    ).first():
-        raise Conflict("id", f"agent status {doc['id']} already exists")
+    _new_id(conn, site_id, t.agent_statuses, doc, "agent status")
     if doc.get("order") is None:
         highest = conn.execute(
             scoped(t.agent_statuses, site_id, func.max(t.agent_statuses.c.order))
