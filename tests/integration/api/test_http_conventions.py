@@ -444,8 +444,16 @@ def test_invalid_site_bodies_name_the_field(site: SiteClient) -> None:
         ({"name": "Acme", "locale": "fr"}, "locale", "is not a known field"),
         ({"name": "Acme", "serviceLevelSeconds": 0}, "serviceLevelSeconds", T_RANGE),
         ({"name": "Acme", "serviceLevelSeconds": 3601}, "serviceLevelSeconds", T_RANGE),
-        ({"name": "Acme", "serviceLevelSeconds": "30"}, "serviceLevelSeconds", "must be an integer"),
-        ({"name": "Acme", "serviceLevelSeconds": None}, "serviceLevelSeconds", "must be an integer"),
+        (
+            {"name": "Acme", "serviceLevelSeconds": "30"},
+            "serviceLevelSeconds",
+            "must be an integer",
+        ),
+        (
+            {"name": "Acme", "serviceLevelSeconds": None},
+            "serviceLevelSeconds",
+            "must be an integer",
+        ),
         ({"name": "Acme", "shortAbandonSeconds": -1}, "shortAbandonSeconds", S_RANGE),
         ({"name": "Acme", "shortAbandonSeconds": 3601}, "shortAbandonSeconds", S_RANGE),
     ]
@@ -461,6 +469,7 @@ def test_invalid_site_bodies_name_the_field(site: SiteClient) -> None:
 
 
 T_RANGE = "must be an integer from 1 to 3600"
+INTEGER = "must be an integer"
 S_RANGE = "must be an integer from 0 to 3600"
 
 

@@ -272,9 +272,7 @@ def test_an_unknown_view_is_a_bad_request_naming_views(site: SiteClient) -> None
     response = site.http.get(STREAM, params={"views": "RightNow,Bogus"})
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
-    message = (
-        "unknown view 'Bogus'; use a comma list of Agents, Queue, Today, RightNow, Intervals"
-    )
+    message = "unknown view 'Bogus'; use a comma list of Agents, Queue, Today, RightNow, Intervals"
     assert response.json() == problem(
         400, f"views {message}", [{"field": "views", "message": message}]
     )

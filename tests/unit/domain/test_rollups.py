@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from chatpulse.domain.chat import OPEN
-from chatpulse.domain.service_level import SiteThresholds, Thresholds
 from chatpulse.domain.rollups import (
     QUARTER,
     quarter_shares,
@@ -11,6 +10,7 @@ from chatpulse.domain.rollups import (
     whole_minutes,
     whole_quarters,
 )
+from chatpulse.domain.service_level import SiteThresholds, Thresholds
 
 S = 1_000_000  # µs in a second
 
