@@ -113,3 +113,53 @@ def test_postgres_needs_migrate_before_use(postgres_url: str) -> None:
     result = run("site", "create", "--name", "PG", "--database", postgres_url)
     assert result.returncode == 0, result.stderr
     assert int(result.stdout.strip().splitlines()[-1]) >= 10000
+
+
+def _thresholds(db: str, site_id: int) -> tuple[int, int, str]:
+    engine = make_engine(db)
+    with engine.connect() as conn:
+        row = conn.execute(select(tables.sites).where(tables.sites.c.id == site_id)).one()
+    engine.dispose()
+    return row.service_level_seconds, row.short_abandon_seconds, row.time_zone
+
+
+def test_site_thresholds_from_the_command_line(db: str) -> None:
+    created = run(
+        "site", "create", "--name", "Acme", "--service-level-seconds", "20",
+        "--short-abandon-seconds", "5", "--database", db,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    assert created.stderr.strip() == (
+        "created site 10000 (Acme, UTC, service level within 20 s, short abandons under 5 s)"
+    )
+    assert _thresholds(db, 10000) == (20, 5, "UTC")
+    plain = run("site", "create", "--name", "Beta", "--database", db)
+    assert plain.returncode == 0, plain.stderr
+    assert _thresholds(db, 10001) == (30, 0, "UTC")  # the defaults
+    # update changes only what it is given
+    updated = run("site", "update", "--site", "10000", "--service-level-seconds", "45",
+                  "--database", db)  # fmt: skip
+    assert (updated.returncode, updated.stdout.strip()) == (0, "10000"), updated.stderr
+    assert _thresholds(db, 10000) == (45, 5, "UTC")
+    zone = run("site", "update", "--site", "10000", "--time-zone", "Asia/Tokyo", "--database", db)
+    assert zone.returncode == 0, zone.stderr
+    assert _thresholds(db, 10000) == (45, 5, "Asia/Tokyo")
+
+
+def test_bad_thresholds_give_one_line(db: str) -> None:
+    assert_one_line_failure(
+        run("site", "create", "--name", "X", "--service-level-seconds", "0", "--database", db),
+        "--service-level-seconds must be an integer from 1 to 3600",
+    )
+    assert_one_line_failure(
+        run("site", "create", "--name", "X", "--short-abandon-seconds", "3601", "--database", db),
+        "--short-abandon-seconds must be an integer from 0 to 3600",
+    )
+    assert_one_line_failure(
+        run("site", "update", "--site", "5", "--service-level-seconds", "10", "--database", db),
+        "no site 5",
+    )
+    assert_one_line_failure(
+        run("site", "update", "--site", "5", "--service-level-seconds", "ten", "--database", db),
+        "invalid int value",
+    )

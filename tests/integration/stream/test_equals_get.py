@@ -25,6 +25,7 @@ from tests.sse import SseReader
 from tests.support import Server, SiteClient, new_site, running_server
 
 VIEWS = ("RightNow", "Queue", "Today", "Agents")
+EVERY_VIEW = "RightNow,Queue,Today,Agents,Intervals"
 PATH = "/api/v3/livechat/realTime/"
 SEEDS = (11, 12, 13)
 
@@ -39,7 +40,8 @@ def server(engine: Engine, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -
 
 def _gets(site: SiteClient, params: dict[str, str]) -> dict[str, bytes]:
     out = {}
-    for view in VIEWS:
+    views = params["views"].split(",") if "views" in params else VIEWS
+    for view in views:
         response = site.http.get(PATH + view, params=params)
         assert response.status_code == 200, response.text
         out[view] = response.content
@@ -69,7 +71,11 @@ def test_after_every_event_each_stream_sends_what_get_answers(server: Server, se
     world = World(site, rng)
     log = make_log(world, rng, now)
     assert len(log) >= 10  # the seeds give real work
-    queries = [{}, {"departmentId": world.departments[0]}]
+    queries = [
+        {},
+        {"departmentId": world.departments[0]},
+        {"views": EVERY_VIEW, "extended": "true", "intervalMinutes": "15"},
+    ]
     with ExitStack() as stack:
         readers = []
         for params in queries:
@@ -78,7 +84,7 @@ def test_after_every_event_each_stream_sends_what_get_answers(server: Server, se
             )
             assert response.status_code == 200
             readers.append(SseReader(response.iter_lines()))
-        latest: list[dict[str, bytes]] = [{}, {}]
+        latest: list[dict[str, bytes]] = [{} for _ in queries]
         for reader, params, seen in zip(readers, queries, latest, strict=True):
             _catch_up(reader, seen, _gets(site, params), 0)
         for t, kind, data in log:

@@ -157,3 +157,32 @@ def test_live_totals_follow_state_and_configuration(site: SiteClient) -> None:
     assert site.http.delete(f"/api/v3/agents/{uid('agent', 3)}").status_code == 204
     assert _agents_figures(site, 2) == (1, 0, 0)  # Bob only
     assert replay.check(site.server.engine, site.site_id).ok
+
+
+def test_the_migration_to_0004_fills_what_the_extended_views_read(site: SiteClient) -> None:
+    """0004 adds the thresholds, the first wait's department, the judged sums and the missed
+    offers: a site stored before it answers the extended views as if it had always had them."""
+    _load(site)
+    site.department(3, "Billing", serviceLevelSeconds=5)
+    site.ok_events(
+        chat_requested(9, -100, 3),
+        ev("chat.missed", -95, chatId=uid("chat", 9), agentId=uid("agent", 1)),
+        ev("chat.queued", -90, chatId=uid("chat", 9), departmentId=uid("dept", 1)),
+        chat_accepted(9, -80, 1),  # 20 s, ended routed to Sales: in time by the site's T 30
+    )
+    window = {"startTime": "2026-11-24T00:00:00Z", "extended": "true"}
+    views = ("Queue", "Today", "Agents")
+    before = {view: site.get(RIGHT_NOW.replace("RightNow", view), **window) for view in views}
+    missed = {a["agentId"]: a["missedChats"] for a in before["Agents"]["list"]}
+    assert missed[uid("agent", 1)] == 1
+    engine = site.server.engine
+    cfg = migrate.alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+    migrate.upgrade(engine)
+    with engine.begin() as conn:  # what the previous release left: answers keyed anew
+        conn.execute(t.sites.update().values(config_version=t.sites.c.config_version + 1))
+    after = {view: site.get(RIGHT_NOW.replace("RightNow", view), **window) for view in views}
+    assert after == before
+    assert replay.check(engine, site.site_id).ok
