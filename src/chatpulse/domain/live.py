@@ -303,6 +303,14 @@ class LiveState:
             del self.ended_sums[minute]
         self.horizon = horizon
 
+    def open_first_waits(self) -> list[tuple[int, int, str | None]]:
+        """(request, wait start, cohort department) of the chats in their first wait now."""
+        return [
+            (c.requested_at, c.wait_started_at or 0, c.cohort_department_id)
+            for c in self.open_waits(None)
+            if c.wait_no == 1
+        ]
+
     def longest_wait_started(self, department_id: str | None) -> int | None:
         """When the longest wait going on now (routed to `department_id`, if given) began."""
         return min((c.wait_started_at or 0 for c in self.open_waits(department_id)), default=None)

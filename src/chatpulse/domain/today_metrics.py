@@ -39,6 +39,20 @@ def today_figures(
     }
 
 
+# A first wait going on: (its chat's request, the wait's start, the chat's cohort department).
+FirstWait = tuple[int, int, str | None]
+
+
+def first_waits_in(
+    waits: Iterable[FirstWait], start: int, end: int, department_id: str | None
+) -> list[FirstWait]:
+    """The first waits going on of the chats requested in [start, end) (of the cohort
+    department, if given)."""
+    return [
+        w for w in waits if start <= w[0] < end and (department_id is None or w[2] == department_id)
+    ]
+
+
 def today_extension(
     cohort: Mapping[str, int], now: int, open_waits: Iterable[int]
 ) -> dict[str, Any]:

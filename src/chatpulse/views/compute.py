@@ -14,7 +14,7 @@ from chatpulse.store.versions import SiteRow
 from chatpulse.views.agents import agents_page
 from chatpulse.views.common import check_department
 from chatpulse.views.intervals import intervals
-from chatpulse.views.query import LIVE_VIEWS, ViewQuery
+from chatpulse.views.query import ViewQuery
 from chatpulse.views.queue import queue
 from chatpulse.views.rightnow import right_now
 from chatpulse.views.today import today
@@ -33,12 +33,11 @@ def compute_at(
     """One view in the caller's snapshot (`row` read in it), as a server computes it when no
     cached answer serves: the views of the present moment from the site's live state in memory
     (store/live.py), moved to the snapshot's sequence first; Today with the configuration
-    at the snapshot's version."""
-    if view in ("Today", "Intervals"):  # only the configuration: no state loaded or folded
+    at the snapshot's version (and the first waits going on, for its extension fields and
+    Intervals, from the live state)."""
+    if view == "Today" and not query.extended:  # only the configuration: no state folded
         config = live_states(engine).config_at(conn, site_id, row)
         return compute(conn, site_id, view, query, now, window, config=config)
-    if view not in LIVE_VIEWS:
-        return compute(conn, site_id, view, query, now, window)
     with live_states(engine).at(conn, site_id, row, now) as live:
         return compute(conn, site_id, view, query, now, window, live)
 
@@ -65,12 +64,15 @@ def compute(
     if view == "Queue":
         return queue(conn, site_id, now, department, live, extended)
     assert window is not None
+    # The first waits going on (Today's extension fields) from memory when it is there.
+    first_waits = live.open_first_waits() if live is not None else None
     if view == "Today":
-        return today(conn, site_id, window, department, config, extended)
+        return today(conn, site_id, window, department, config, extended, first_waits)
     if view == "Intervals":
         if config is None:
             config = load_config(conn, site_id, 0)
-        return intervals(conn, site_id, window, department, query.interval_minutes, config)
+        minutes = query.interval_minutes
+        return intervals(conn, site_id, window, department, minutes, config, first_waits)
     return agents_page(
         conn,
         site_id,

@@ -27,7 +27,12 @@ from chatpulse.domain.intervals import buckets_of, spread_closed, spread_open
 from chatpulse.domain.rollups import BUSY, QUARTER, STATUS
 from chatpulse.domain.site_config import SiteConfig
 from chatpulse.domain.timeutil import format_instant
-from chatpulse.domain.today_metrics import today_extension, today_figures
+from chatpulse.domain.today_metrics import (
+    FirstWait,
+    first_waits_in,
+    today_extension,
+    today_figures,
+)
 from chatpulse.domain.window import Window
 from chatpulse.store import tables as t
 from chatpulse.store.reads import intervals as reads
@@ -42,7 +47,9 @@ def intervals(
     department_id: str | None,
     minutes: int,
     config: SiteConfig,
+    first_waits: list[FirstWait] | None = None,
 ) -> list[dict[str, Any]]:
+    """`first_waits`: the first waits going on now, when known (the live state's)."""
     length = minutes * MINUTE
     start, now = window.start, window.now
     buckets = buckets_of(start, window.end, now, length)
@@ -52,9 +59,9 @@ def intervals(
     live_ends = [min(hi, now) for hi in ends]
     cohorts = _cohorts(conn, site_id, department_id, start, length, ends, config)
     waiting: list[list[int]] = [[] for _ in buckets]
-    for requested, started in today_reads.open_first_waits(
-        conn, site_id, start, ends[-1], department_id
-    ):
+    if first_waits is None:
+        first_waits = today_reads.open_first_waits(conn, site_id)
+    for requested, started, _ in first_waits_in(first_waits, start, ends[-1], department_id):
         waiting[(requested - start) // length].append(started)
     invitations = reads.invitations_by_bucket(conn, site_id, start, ends[-1], length)
     logged_in = config.logged_in_statuses()
@@ -151,7 +158,12 @@ def _times(
         after,
     )
     totals = [grouped.get(i, 0) for i in range(len(live_ends))]
-    tail = reads.intervals_of(conn, site_id, table, statuses, after * QUARTER, last, closed=True)
+    tail_lo = after * QUARTER
+    tail = (
+        reads.intervals_of(conn, site_id, table, statuses, tail_lo, last, closed=True)
+        if tail_lo < last
+        else []
+    )
     opened = reads.intervals_of(
         conn, site_id, table, statuses, start, last, active_only=True, closed=False
     )
@@ -160,7 +172,6 @@ def _times(
         gone += reads.intervals_of(
             conn, site_id, table, statuses, start, last, agents=chunk, closed=True
         )
-    tail_lo = after * QUARTER
     clipped_tail = [(max(a, tail_lo), b) for a, b in tail]
     added = spread_closed(clipped_tail, start, length, live_ends)
     opens = spread_open((a for a, _ in opened), start, length, live_ends)

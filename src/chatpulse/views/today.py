@@ -8,7 +8,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from chatpulse.domain.site_config import SiteConfig
-from chatpulse.domain.today_metrics import today_extension, today_figures
+from chatpulse.domain.today_metrics import (
+    FirstWait,
+    first_waits_in,
+    today_extension,
+    today_figures,
+)
 from chatpulse.domain.window import Window
 from chatpulse.store import config as config_store
 from chatpulse.store.reads import today as reads
@@ -21,9 +26,11 @@ def today(
     department_id: str | None,
     config: SiteConfig | None = None,
     extended: bool = False,
+    first_waits: list[FirstWait] | None = None,
 ) -> dict[str, Any]:
     """`config`: the site's configuration at the snapshot's version, when known (the live
-    state's): who is active, in which department, which statuses are logged in, thresholds."""
+    state's): who is active, in which department, which statuses are logged in, thresholds.
+    `first_waits`: the first waits going on now, when known (the live state's)."""
     start, live_end = window.start, window.live_end
     thresholds = config.thresholds if config is not None else config_store.thresholds(conn, site_id)
     cohort = reads.cohort_totals(conn, site_id, start, window.end, department_id, thresholds)
@@ -32,6 +39,8 @@ def today(
     invitations = reads.accepted_invitations(conn, site_id, start, window.end)
     figures = today_figures(cohort, handled, logged_in, invitations)
     if extended:
-        waits = reads.open_first_waits(conn, site_id, start, window.end, department_id)
-        figures.update(today_extension(cohort, window.now, (started for _, started in waits)))
+        if first_waits is None:
+            first_waits = reads.open_first_waits(conn, site_id)
+        waits = first_waits_in(first_waits, start, window.end, department_id)
+        figures.update(today_extension(cohort, window.now, (w[1] for w in waits)))
     return figures

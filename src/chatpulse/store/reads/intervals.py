@@ -103,7 +103,9 @@ def intervals_of(
     intervals), of `agents` if given, of active agents only if asked, closed or open only if
     asked (None: both)."""
     started, ended = table.c.started_at, table.c.ended_at
-    query = scoped(table, site_id, started, ended).where(ended > lo, started < hi)
+    query = scoped(table, site_id, started, ended).where(started < hi)
+    # Open ones by equality alone: with a range on ended_at too, SQLite walks the range.
+    query = query.where(ended == OPEN) if closed is False else query.where(ended > lo)
     if statuses is not None:
         query = query.where(table.c.status_id.in_(statuses))
     if agents is not None:
@@ -112,6 +114,4 @@ def intervals_of(
         query = query.where(table.c.agent_id.not_in(inactive_agents(site_id)))
     if closed is True:
         query = query.where(ended < OPEN)
-    elif closed is False:
-        query = query.where(ended == OPEN)
     return [(int(a), int(b)) for a, b in conn.execute(query)]

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, BindParameter, Connection, Table, and_, bindparam, func
 
-from chatpulse.domain.chat import OPEN, WAITING, ChatRecord
+from chatpulse.domain.chat import OPEN, ChatRecord
 from chatpulse.domain.cohort import (
     COHORT_FIELDS,
     LONGEST,
@@ -22,6 +22,7 @@ from chatpulse.domain.rollups import BUSY, QUARTER, STATUS, whole_quarters
 from chatpulse.domain.service_level import SiteThresholds
 from chatpulse.domain.site_config import SiteConfig
 from chatpulse.domain.statuses import AWAY, ONLINE
+from chatpulse.domain.today_metrics import FirstWait
 from chatpulse.store import tables as t
 from chatpulse.store.reads.common import clipped, sum_of
 from chatpulse.store.records import CHAT_COLUMNS, from_row
@@ -80,21 +81,24 @@ def cohort_chats(
     return [from_row(ChatRecord, dict(chat._mapping), CHAT_COLUMNS) for chat in conn.execute(query)]
 
 
-def open_first_waits(
-    conn: Connection, site_id: int, start: int, end: int, department_id: str | None
-) -> list[tuple[int, int]]:
-    """(requested at, wait started at) of the chats requested in [start, end) (of the cohort
-    department) whose first wait is going on now."""
-    c = t.chats
-    query = scoped(c, site_id, c.c.requested_at, c.c.wait_started_at).where(
-        c.c.state == WAITING,
-        c.c.wait_no == 1,
-        c.c.requested_at >= start,
-        c.c.requested_at < end,
+def open_first_waits(conn: Connection, site_id: int) -> list[FirstWait]:
+    """(requested at, wait started at, cohort department) of every chat whose first wait is
+    going on now: the open first waits (one index range, as few as the visitors waiting now),
+    then their chats by key (a join, or a range on the chats, let SQLite walk the day's chats)."""
+    w, c = t.waits, t.chats
+    started: dict[str, int] = dict(
+        conn.execute(
+            scoped(w, site_id, w.c.chat_id, w.c.started_at).where(
+                w.c.ended_at == OPEN, w.c.wait_no == 1
+            )
+        ).all()
     )
-    if department_id is not None:
-        query = query.where(c.c.cohort_department_id == department_id)
-    return [(int(r[0]), int(r[1])) for r in conn.execute(query)]
+    out = []
+    for chunk in in_chunks(sorted(started)):
+        query = scoped(c, site_id, c.c.chat_id, c.c.requested_at, c.c.cohort_department_id)
+        for chat_id, requested, cohort in conn.execute(query.where(c.c.chat_id.in_(chunk))):
+            out.append((int(requested), int(started[chat_id]), cohort))
+    return out
 
 
 @functools.cache
