@@ -62,8 +62,16 @@ class WaitSums:
     counted_30: int = 0
 
     def add(self, other: WaitSums) -> None:
-        for name in self.__slots__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.count_60 += other.count_60
+        self.total_60 += other.total_60
+        self.count_30 += other.count_30
+        self.total_30 += other.total_30
+        self.abandoned_30 += other.abandoned_30
+        self.switched_30 += other.switched_30
+        self.in_time_60 += other.in_time_60
+        self.counted_60 += other.counted_60
+        self.in_time_30 += other.in_time_30
+        self.counted_30 += other.counted_30
 
     def add_ended(self, values: Sequence[int], in_60: bool, in_30: bool) -> None:
         """Add ended waits' sums, in the order of domain/rollups.WAIT_FIELDS (count, total µs,
