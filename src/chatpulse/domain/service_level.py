@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
-
-from chatpulse.domain.arith import round2
+from chatpulse.domain.arith import ratio_percent
 from chatpulse.domain.timeutil import MICROS
 
 DEFAULT_SERVICE_LEVEL_SECONDS = 30
@@ -66,4 +64,4 @@ def service_level(in_time: int, counted: int) -> float | None:
     """Answered in time ÷ counted × 100, two decimals; None when nothing was counted."""
     if counted == 0:
         return None
-    return round2(Fraction(100 * in_time, counted))
+    return ratio_percent(in_time, counted)
