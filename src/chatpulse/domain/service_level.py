@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
 from chatpulse.domain.arith import ratio_percent
 from chatpulse.domain.timeutil import MICROS
 
