@@ -1,5 +1,6 @@
 """The wallboard page (SPEC.md §6): one self-contained HTML page, its script, style and icon,
-and the vendored stream client it imports (static/vendor/, pinned in static/vendor/VERSIONS)."""
+and the vendored code it loads (static/vendor/, pinned in static/vendor/VERSIONS): the stream
+client and uPlot, the chart of today's intervals, with uPlot's stylesheet."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ ASSETS = {
     "favicon.svg": "image/svg+xml",
     "vendor/eventsource-client.js": "text/javascript; charset=utf-8",
     "vendor/eventsource-parser.js": "text/javascript; charset=utf-8",
+    "vendor/uplot.js": "text/javascript; charset=utf-8",
+    "vendor/uplot.css": "text/css; charset=utf-8",
 }
 
 
@@ -73,3 +76,15 @@ def wallboard_stream_client() -> Response:
 @router.get("/wallboard/vendor/eventsource-parser.js", include_in_schema=False)
 def wallboard_stream_parser() -> Response:
     return _asset("vendor/eventsource-parser.js")
+
+
+# uPlot draws the intervals chart: its ES module, and its stylesheet as a file (`style-src 'self'`
+# admits no inline style; the style properties it sets from script go through the CSSOM).
+@router.get("/wallboard/vendor/uplot.js", include_in_schema=False)
+def wallboard_chart() -> Response:
+    return _asset("vendor/uplot.js")
+
+
+@router.get("/wallboard/vendor/uplot.css", include_in_schema=False)
+def wallboard_chart_style() -> Response:
+    return _asset("vendor/uplot.css")
