@@ -18,6 +18,10 @@ RIGHT_NOW_TILES = [
     "agentsInChat",
     "chatUtilization",
     "visitorOnSite",
+    "longestWaitTime",
+    "availableAgents",
+    "awayAgents",
+    "freeChatSlots",
 ]
 
 

@@ -67,8 +67,11 @@ def test_page_shows_the_four_views_of_the_ingested_events(site: SiteClient, page
 
     expect(page.get_by_test_id("rightnow-currentQueueLength")).to_have_text("3")
     rightnow = RIGHT_NOW_TILES
-    # chatUtilization: Alice is the only online agent, 1 chat of 3 → 33 %.
-    assert texts(page, "rightnow", rightnow) == ["3", "2", "1", "1", "2", "1", "33%", "5"]
+    # chatUtilization: Alice is the only online agent, 1 chat of 3 → 33 %. Longest wait: chat 2's
+    # 300 s; available: Alice (1 chat of 3); away: Bob (Lunch); free slots: Alice's 2.
+    assert texts(page, "rightnow", rightnow) == [
+        "3", "2", "1", "1", "2", "1", "33%", "5", "5:00", "1", "1", "2"
+    ]  # fmt: skip
 
     expect(page.get_by_test_id("queue-name")).to_have_text(["Sales", "Support", "No department"])
     expect_row(
@@ -341,7 +344,10 @@ def test_after_a_drop_the_stream_client_reconnects_sending_the_last_event_id(
             running.close()
     site.http.close()
 
-    query = "?views=RightNow%2CQueue%2CToday%2CAgents&pageSize=100"
+    query = (
+        "?views=Agents%2CQueue%2CToday%2CRightNow%2CIntervals&extended=true&intervalMinutes=15"
+        "&pageSize=100"
+    )
     assert {request.url for request in streams} == {f"{site.server.base_url}{STREAM_PATH}{query}"}
     first_request, *reconnects = before_ingest
     assert reconnects  # at least the attempt that found the server back

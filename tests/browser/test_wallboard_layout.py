@@ -175,16 +175,23 @@ BOXES = [
     (".queue-head", False),
     (".queue-name", False),
     (".queue-name .tag", False),
+    (".queue-now", False),
     (".queue-length", False),
+    (".queue-longest", False),
+    (".queue-longest .wait", True),
     (".queue-stats", False),
     (".stat", False),
     (".visitors", False),
     (".visitor .wait", True),
     (".visitor.more", True),
     (".agent", True),
+    (".agent-since", False),
     (".agent-load", False),
     (".load-bar", False),
     (".agent-chats", False),
+    (".intervals .panel-head", False),
+    (".legend", False),
+    (".chart", True),
 ]
 # Names may be cut (with an ellipsis); which ones are is checked separately.
 NAMES = ".queue-name-text, .agent-name, .agent-status"
@@ -228,6 +235,15 @@ EXPECTED_CUT = sorted(
 )
 
 
+# uPlot draws the chart at the size it is given: the page gives it its box's, again on a resize.
+CHART_FILLS_ITS_BOX = """() => {
+  const box = document.getElementById("chart");
+  const chart = window.wallboardChart;
+  return Boolean(chart) && box.clientWidth > 0 && chart.width === box.clientWidth
+    && chart.height === box.clientHeight;
+}"""
+
+
 def layout(page: Page) -> dict[str, list[str]]:
     result: dict[str, list[str]] = page.evaluate(OVERFLOWS, [BOXES, NAMES])
     return result
@@ -240,7 +256,9 @@ def test_no_label_or_value_overflows_its_tile_at_common_screen_sizes(
     open_busy_wallboard(page, busy_site, size)
 
     rightnow = RIGHT_NOW_TILES
-    # 157 ongoing chats of the online agents' 216 slots (49 × 4 + 20): 72.7 % → 73 %.
+    # 157 ongoing chats of the online agents' 216 slots (49 × 4 + 20): 72.7 % → 73 %. The
+    # longest wait is the 5-day one; all 50 online agents have a free slot (59 in all: 3 of
+    # agent 1's 4, 8 of agent 2's 20, one each of agents 3-50); 51-55 are away.
     assert texts(page, "rightnow", rightnow) == [
         "226",
         "1391",
@@ -250,6 +268,10 @@ def test_no_label_or_value_overflows_its_tile_at_common_screen_sizes(
         "50",
         "73%",
         "12345",
+        "7425:06",
+        "50",
+        "5",
+        "59",
     ]
     today = [
         "totalChats",
@@ -289,6 +311,7 @@ def test_no_label_or_value_overflows_its_tile_at_common_screen_sizes(
     agent_two = page.locator(f'[data-testid="agent-row"][data-agent-id="{uid("agent", 2)}"]')
     expect(agent_two.get_by_test_id("agent-load")).to_have_text("12 / 20")
 
+    page.wait_for_function(CHART_FILLS_ITS_BOX)
     assert layout(page) == {"overflowing": [], "cut": EXPECTED_CUT}
 
 
@@ -363,16 +386,17 @@ def test_long_names_are_cut_with_an_ellipsis_and_keep_the_full_name_as_tooltip(
 def test_values_are_fitted_again_when_the_window_is_resized(
     busy_site: SiteClient, page: Page
 ) -> None:
-    """From four tiles a row (narrow layout) to eight: the 5-digit values shrink to fit."""
+    """From six tiles a row (narrow layout) to twelve: the 5-digit values shrink to fit."""
     columns = "getComputedStyle(document.querySelector('.tiles')).gridTemplateColumns.split(' ')"
     open_busy_wallboard(page, busy_site, (1200, 900))
-    assert page.evaluate(f"{columns}.length") == 4
+    assert page.evaluate(f"{columns}.length") == 6
     page.set_viewport_size({"width": 1366, "height": 768})
-    page.wait_for_function(f"() => {columns}.length === 8")
+    page.wait_for_function(f"() => {columns}.length === 12")
     page.wait_for_function(
         f"(args) => ({OVERFLOWS})(args).overflowing.length === 0", arg=[BOXES, NAMES], timeout=5_000
     )
     assert layout(page) == {"overflowing": [], "cut": EXPECTED_CUT}
+    page.wait_for_function(CHART_FILLS_ITS_BOX, timeout=5_000)
 
 
 def test_loading_the_page_and_connecting_the_stream_fails_no_request(

@@ -1,16 +1,19 @@
-/* ChatPulse wallboard: the four Real Time views, live over one Server-Sent Events stream.
+/* ChatPulse wallboard: the Real Time views and today's intervals, live over one Server-Sent
+ * Events stream, with the extension fields (service level, longest waits, agents' states).
  *
  * The stream takes its token in the Authorization header only, so the page cannot use the
  * browser's EventSource: it reads the stream with eventsource-client (vendor/, pinned in
  * vendor/VERSIONS), a fetch()-based client that sends the header, parses the SSE text and sends
  * Last-Event-ID when it reconnects. Every value from the server reaches the page through
- * textContent, never innerHTML. An ES module: strict mode, deferred. */
+ * textContent, never innerHTML. The chart of today's intervals is drawn by uPlot (vendor/, a
+ * canvas). An ES module: strict mode, deferred. */
 import { createEventSource } from "./vendor/eventsource-client.js";
+import uPlot from "./vendor/uplot.js";
 
 (() => {
   const TOKEN_KEY = "chatpulse.wallboard.token";
   const STREAM_PATH = "/api/v3/livechat/realTime/stream";
-  const VIEWS = "RightNow,Queue,Today,Agents";
+  const VIEWS = "Agents,Queue,Today,RightNow,Intervals";
   const AGENTS_PAGE_SIZE = 100;
   const FIRST_DELAY_MS = 1000;
   const MAX_DELAY_MS = 30000;
@@ -34,9 +37,16 @@ import { createEventSource } from "./vendor/eventsource-client.js";
     ["agentsInChat", "Agents in chat", "count"],
     ["chatUtilization", "Chat utilization", "percent"],
     ["visitorOnSite", "Visitors on site", "count"],
+    ["longestWaitTime", "Longest wait", "wait"],
+    ["availableAgents", "Agents available", "count"],
+    ["awayAgents", "Agents away", "count"],
+    ["freeChatSlots", "Free chat slots", "count"],
   ];
 
   const TODAY_KPIS = [
+    ["serviceLevel", "Service level", "serviceLevel"],
+    ["avgSpeedOfAnswer", "Speed of answer", "seconds"],
+    ["longestWaitingTime", "Longest wait", "seconds"],
     ["totalChats", "Total chats", "count"],
     ["chatRequests", "Chat requests", "count"],
     ["chats", "Chats accepted", "count"],
@@ -71,6 +81,10 @@ import { createEventSource } from "./vendor/eventsource-client.js";
   // A wait is amber when strictly longer than warnWait, red when strictly longer than alertWait.
   const WARN_WAIT = secondsParam("warnWait", 60);
   const ALERT_WAIT = secondsParam("alertWait", 120);
+  // The chart's buckets: 15, 30 or 60 minutes (the Intervals view's choices), 15 by default.
+  const INTERVAL_MINUTES = [15, 30, 60].includes(Number(pageParams.get("intervalMinutes")))
+    ? Number(pageParams.get("intervalMinutes"))
+    : 15;
 
   // ---------------------------------------------------------------- state
 
@@ -86,7 +100,12 @@ import { createEventSource } from "./vendor/eventsource-client.js";
     countdownTimer: 0,
     silenceTimer: 0,
     queueAt: 0,
+    rightNowAt: 0,
     lastAgents: null,
+    timeZone: "",
+    chart: null,
+    chartZone: null,
+    intervals: [],
   };
 
   const $ = (id) => document.getElementById(id);
@@ -142,6 +161,22 @@ import { createEventSource } from "./vendor/eventsource-client.js";
     return `${minutes}:${rest < 10 ? "0" : ""}${rest}`;
   }
 
+  /** Whole seconds as m:ss below an hour, h:mm:ss from an hour on (an agent's time in status). */
+  function duration(seconds) {
+    const whole = Math.max(0, Math.floor(Number(seconds) || 0));
+    if (whole < 3600) return minSec(whole);
+    const hours = Math.floor(whole / 3600);
+    const rest = minSec(whole % 3600);
+    return `${hours}:${rest.length < 5 ? "0" : ""}${rest}`;
+  }
+
+  /** A service level (0-100, or null when there was nothing to judge: never shown as 0 %). */
+  function serviceLevelText(value) {
+    if (value === undefined || value === null) return "—";
+    const number = Number(value);
+    return Number.isFinite(number) ? `${number.toFixed(1)} %` : "—";
+  }
+
   function plainNumber(value) {
     const number = Number(value);
     if (!Number.isFinite(number)) return "–";
@@ -149,10 +184,12 @@ import { createEventSource } from "./vendor/eventsource-client.js";
   }
 
   function formatValue(kind, value) {
+    if (kind === "serviceLevel") return serviceLevelText(value);
     if (value === undefined || value === null) return "–";
     switch (kind) {
       case "percent":
         return `${plainNumber(value)}%`;
+      case "wait":
       case "seconds":
         return minSec(value);
       case "score":
@@ -195,8 +232,15 @@ import { createEventSource } from "./vendor/eventsource-client.js";
   }
 
   function renderRightNow(data) {
+    state.rightNowAt = Date.now();
     for (const [field, , kind] of RIGHT_NOW_TILES) {
       const node = document.querySelector(`[data-testid="rightnow-${field}"]`);
+      if (kind === "wait") {
+        // Ticks while someone waits (the longest wait is then one going on), as the queue's.
+        node.dataset.base = String(Number(data[field]) || 0);
+        node.dataset.ticking = String(Number(data.currentQueueLength) > 0);
+        continue;
+      }
       const text = formatValue(kind, data[field]);
       if (node.textContent === text) continue; // measuring costs a layout: only on a change
       node.textContent = text;
@@ -204,6 +248,34 @@ import { createEventSource } from "./vendor/eventsource-client.js";
     }
     const queueTile = document.querySelector(".tile-currentQueueLength");
     queueTile.classList.toggle("attention", Number(data.currentQueueLength) > 0);
+    tickLongestWait();
+  }
+
+  /** A wait shown in m:ss, amber past warnWait and red past alertWait: its text, its level. */
+  function showWait(node, seconds) {
+    const text = minSec(seconds);
+    const changed = node.textContent !== text;
+    if (changed) node.textContent = text;
+    const level = waitLevel(seconds);
+    if (node.dataset.level !== level) {
+      node.dataset.level = level;
+      node.classList.toggle("wait-warn", level === "warn");
+      node.classList.toggle("wait-alert", level === "alert");
+    }
+    return { changed, level };
+  }
+
+  /** RightNow's longest wait: the snapshot's + whole seconds since it arrived, while it ticks. */
+  function tickLongestWait() {
+    const node = document.querySelector('[data-testid="rightnow-longestWaitTime"]');
+    if (node.dataset.base === undefined) return; // no snapshot yet
+    const elapsed = Math.max(0, Math.floor((Date.now() - state.rightNowAt) / 1000));
+    const seconds = Number(node.dataset.base) + (node.dataset.ticking === "true" ? elapsed : 0);
+    const { changed, level } = showWait(node, seconds);
+    if (changed) fit(node);
+    const tile = node.closest(".tile");
+    tile.classList.toggle("tile-warn", level === "warn");
+    tile.classList.toggle("tile-alert", level === "alert");
   }
 
   function renderToday(data) {
@@ -266,11 +338,25 @@ import { createEventSource } from "./vendor/eventsource-client.js";
       testId(el("span", "queue-length-value", row.currentQueueLength), "queue-length"),
       el("span", "queue-length-label", "waiting"),
     );
-    head.append(title, length);
+    const list = Array.isArray(row.visitors) ? row.visitors : [];
+    const longest = el("div", "queue-longest");
+    const longestWait = testId(el("span", "wait", minSec(row.longestWaitTime)), "queue-longest");
+    longestWait.dataset.base = String(Number(row.longestWaitTime) || 0);
+    // The longest wait is a visitor's going on while anyone waits: it ticks with theirs.
+    longestWait.dataset.ticking = String(list.length > 0);
+    // Beside "N waiting", the chip reads as "the longest of them": its label is for screen
+    // readers and the tooltip only, which keeps the room for the queue's name.
+    longest.title = "Longest wait";
+    longest.append(el("span", "visually-hidden", "longest"), longestWait);
+    const now = el("div", "queue-now");
+    now.append(length, longest);
+    head.append(title, now);
 
     const stats = el("div", "queue-stats");
     stats.append(
       stat("Chats", `${row.ongoingChats} / ${row.maxConcurrentChats}`, "queue-load"),
+      stat("Service level 30m", serviceLevelText(row.serviceLevelinLast30Mins), "queue-sl30"),
+      stat("60m", serviceLevelText(row.serviceLevelinLast60Mins), "queue-sl60"),
       stat("Avg wait 30m", minSec(row.avgWaitTimeinLast30Mins), "queue-avg30"),
       stat("60m", minSec(row.avgWaitTimeinLast60Mins), "queue-avg60"),
       stat("Abandoned", row.abandonedChatsinLast30Mins, "queue-abandoned30"),
@@ -278,7 +364,6 @@ import { createEventSource } from "./vendor/eventsource-client.js";
     );
 
     const visitors = testId(el("ol", "visitors"), "queue-visitors");
-    const list = Array.isArray(row.visitors) ? row.visitors : [];
     for (const visitor of list.slice(0, MAX_VISITOR_CHIPS)) {
       const chip = testId(el("li", "visitor"), "queue-visitor");
       chip.dataset.visitorId = visitor.visitorId;
@@ -301,20 +386,24 @@ import { createEventSource } from "./vendor/eventsource-client.js";
     for (const row of document.querySelectorAll('[data-testid="queue-row"]')) {
       let worst = "ok";
       for (const wait of row.querySelectorAll('[data-testid="visitor-wait"]')) {
-        const seconds = Number(wait.dataset.base) + elapsed;
-        const text = minSec(seconds);
-        if (wait.textContent !== text) wait.textContent = text;
-        const level = waitLevel(seconds);
-        if (wait.dataset.level !== level) {
-          wait.dataset.level = level;
-          wait.classList.toggle("wait-warn", level === "warn");
-          wait.classList.toggle("wait-alert", level === "alert");
-        }
+        const { level } = showWait(wait, Number(wait.dataset.base) + elapsed);
         if (level === "alert" || (level === "warn" && worst === "ok")) worst = level;
       }
+      // The longest wait also stands for the visitors past the chips shown.
+      const longest = row.querySelector('[data-testid="queue-longest"]');
+      const ticking = longest.dataset.ticking === "true";
+      const { level } = showWait(longest, Number(longest.dataset.base) + (ticking ? elapsed : 0));
+      if (level === "alert" || (level === "warn" && worst === "ok")) worst = level;
       row.classList.toggle("row-warn", worst === "warn");
       row.classList.toggle("row-alert", worst === "alert");
     }
+  }
+
+  /** Everything that counts up between two snapshots, once a quarter second. */
+  function tick() {
+    tickWaits();
+    tickLongestWait();
+    tickStatusTimes();
   }
 
   // ---------------------------------------------------------------- agents
@@ -350,10 +439,15 @@ import { createEventSource } from "./vendor/eventsource-client.js";
       fill.style.width = `${max > 0 ? Math.min(100, (on / max) * 100) : on > 0 ? 100 : 0}%`;
       if (on > max) fill.classList.add("over");
       bar.append(fill);
+      const since = testId(el("span", "agent-since", "–"), "agent-status-time");
+      const sinceMs = agent.currentStatusSince ? Date.parse(agent.currentStatusSince) : NaN;
+      if (Number.isFinite(sinceMs)) since.dataset.since = String(sinceMs);
+      since.title = agent.currentStatusSince ? `In this status since ${agent.currentStatusSince}` : "";
       row.append(
         el("span", "status-dot"),
         testId(named("span", "agent-name", agent.displayName), "agent-name"),
         badge,
+        since,
         testId(el("span", "agent-load", `${on} / ${max}`), "agent-load"),
         bar,
         testId(el("span", "agent-chats", `${agent.intradayChats} today`), "agent-chats"),
@@ -362,10 +456,162 @@ import { createEventSource } from "./vendor/eventsource-client.js";
     }
     if (list.length === 0) fragment.append(el("li", "empty", "No agents"));
     $("agents").replaceChildren(fragment);
+    tickStatusTimes();
     // A status created after the page loaded: fetch the list again (at most every 30 s).
     if (unknown && state.canReadConfig && Date.now() - state.configLoadedAt > CONFIG_RELOAD_MS) {
       loadConfig();
     }
+  }
+
+  /** Each agent's time in the current status: from currentStatusSince to now (browser clock). */
+  function tickStatusTimes() {
+    const now = Date.now();
+    for (const node of document.querySelectorAll('[data-testid="agent-status-time"][data-since]')) {
+      const text = duration((now - Number(node.dataset.since)) / 1000);
+      if (node.textContent !== text) node.textContent = text;
+    }
+  }
+
+  // ---------------------------------------------------------------- intervals chart
+
+  const rootStyle = () => getComputedStyle(document.documentElement);
+  const cssColour = (name) => rootStyle().getPropertyValue(name).trim();
+  const WAIT_STEPS = [15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400];
+
+  /** uPlot's data from the Intervals buckets: [bucket starts (Unix seconds), chats requested,
+   * service level (null: a gap), average wait (seconds)]. */
+  function chartData(buckets) {
+    const level = (value) => (value === null || value === undefined ? null : Number(value));
+    return [
+      buckets.map((bucket) => Date.parse(bucket.startTime) / 1000),
+      buckets.map((bucket) => Number(bucket.chatRequests) || 0),
+      buckets.map((bucket) => level(bucket.serviceLevel)),
+      buckets.map((bucket) => Number(bucket.avgWaitingTime) || 0),
+    ];
+  }
+
+  /** Where the chart's time axis starts: at the first interval with a chat, so that the quiet
+   * hours after midnight do not squeeze the day's bars (the data holds every interval). */
+  function firstBusyStart(min) {
+    const busy = state.intervals.find((bucket) => Number(bucket.totalChats) > 0);
+    return busy ? Math.max(min, Date.parse(busy.startTime) / 1000) : min;
+  }
+
+  /** The chart's options for a box of this size; every length follows the root font size (rem),
+   * as the rest of the board does. The x axis tells the site's time, as its "today" is. */
+  function chartOptions(width, height) {
+    const rem = parseFloat(rootStyle().fontSize) || 16;
+    const font = `600 ${Math.round(rem * 1.0625)}px system-ui, "DejaVu Sans", sans-serif`;
+    const half = INTERVAL_MINUTES * 30;
+    const grid = { stroke: cssColour("--line"), width: 1 };
+    const ticks = { stroke: cssColour("--line"), width: 1, size: rem * 0.375 };
+    const axis = (more) => ({ font, ticks, gap: rem * 0.25, grid: { show: false }, ...more });
+    const zone = state.timeZone;
+    const toDate = zone
+      ? (ts) => uPlot.tzDate(new Date(ts * 1000), zone)
+      : (ts) => new Date(ts * 1000);
+    const hourMinute = uPlot.fmtDate("{HH}:{mm}");
+    return {
+      width,
+      height,
+      tzDate: toDate,
+      legend: { show: false },
+      cursor: { show: false },
+      select: { show: false },
+      padding: [rem * 0.75, rem * 0.25, 0, rem * 0.25],
+      scales: {
+        x: { time: true, range: (u, min, max) => [firstBusyStart(min) - half, max + half] },
+        chats: { range: (u, min, max) => [0, Math.max(4, Math.ceil((max || 0) * 1.15))] },
+        percent: { range: [0, 100] },
+        seconds: { range: (u, min, max) => [0, Math.max(60, Math.ceil((max || 0) * 1.15))] },
+      },
+      series: [
+        {},
+        {
+          label: "Chats requested",
+          scale: "chats",
+          fill: cssColour("--chart-requests"),
+          stroke: cssColour("--chart-requests"),
+          width: 0,
+          paths: uPlot.paths.bars({ size: [0.7, Infinity] }),
+          points: { show: false },
+        },
+        {
+          label: "Service level",
+          scale: "percent",
+          stroke: cssColour("--chart-service-level"),
+          width: rem * 0.25,
+          spanGaps: false, // null: nothing to judge in that interval, not 0 %
+          // A point for every value: one between two gaps has no line to show it.
+          points: { show: true, size: rem * 0.5, fill: cssColour("--chart-service-level") },
+        },
+        {
+          label: "Avg wait",
+          scale: "seconds",
+          stroke: cssColour("--chart-wait"),
+          width: rem * 0.25,
+          points: { show: false },
+        },
+      ],
+      axes: [
+        axis({
+          stroke: cssColour("--muted"),
+          size: rem * 2.25,
+          space: rem * 4.5,
+          values: (u, splits) => splits.map((ts) => hourMinute(toDate(ts))),
+        }),
+        axis({
+          scale: "chats",
+          stroke: cssColour("--chart-requests"),
+          grid,
+          size: rem * 3,
+          space: rem * 2.5,
+          incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000],
+          values: (u, splits) => splits.map(String),
+        }),
+        axis({
+          scale: "percent",
+          side: 1,
+          stroke: cssColour("--chart-service-level"),
+          size: rem * 3.75,
+          incrs: [25],
+          values: (u, splits) => splits.map((v) => `${v}%`),
+        }),
+        axis({
+          scale: "seconds",
+          side: 1,
+          stroke: cssColour("--chart-wait"),
+          size: rem * 4.75,
+          space: rem * 2.5,
+          incrs: WAIT_STEPS,
+          values: (u, splits) => splits.map(minSec),
+        }),
+      ],
+    };
+  }
+
+  /** The chart's box, in CSS pixels (zero while the board is not laid out). */
+  function chartBox() {
+    const box = $("chart");
+    return { width: Math.floor(box.clientWidth), height: Math.floor(box.clientHeight) };
+  }
+
+  /** A new chart: at the first Intervals answer, when the box or the root size changed, when
+   * the site's zone became known. Cheap: uPlot builds one in a few milliseconds. */
+  function buildChart() {
+    if (state.chart) state.chart.destroy();
+    const { width, height } = chartBox();
+    state.chartZone = state.timeZone;
+    state.chart = new uPlot(chartOptions(width, height), chartData(state.intervals), $("chart"));
+    // The live chart, for the browser tests and the console: reading it changes nothing.
+    window.wallboardChart = state.chart;
+  }
+
+  /** Today's intervals: the last (partial) one is replaced by each event, a new one appended. */
+  function renderIntervals(buckets) {
+    state.intervals = Array.isArray(buckets) ? buckets : [];
+    if (!state.chart || state.chartZone !== state.timeZone) buildChart();
+    else state.chart.setData(chartData(state.intervals));
   }
 
   // ---------------------------------------------------------------- configuration
@@ -385,13 +631,22 @@ import { createEventSource } from "./vendor/eventsource-client.js";
 
   async function loadConfig() {
     state.configLoadedAt = Date.now();
-    const [statuses, departments] = await Promise.all([
+    const [statuses, departments, site] = await Promise.all([
       getJson("/api/v3/livechat/agentStatuses"),
       getJson("/api/v3/departments"),
+      getJson("/api/v3/site"),
     ]);
-    if (statuses.status === 401 || departments.status === 401) {
+    if (statuses.status === 401 || departments.status === 401 || site.status === 401) {
       rejectToken("The token was rejected: it is unknown or revoked.");
       return;
+    }
+    // The chart tells the site's time (its "today"), whatever the zone of the wallboard's screen.
+    if (site.status === 200 && site.body && typeof site.body.timeZone === "string") {
+      const zone = site.body.timeZone;
+      if (zone !== state.timeZone) {
+        state.timeZone = zone;
+        if (state.chart) buildChart();
+      }
     }
     state.canReadConfig = statuses.status === 200;
     if (statuses.status === 200 && Array.isArray(statuses.body)) {
@@ -455,7 +710,12 @@ import { createEventSource } from "./vendor/eventsource-client.js";
   }
 
   function streamUrl() {
-    const query = new URLSearchParams({ views: VIEWS, pageSize: String(AGENTS_PAGE_SIZE) });
+    const query = new URLSearchParams({
+      views: VIEWS,
+      extended: "true",
+      intervalMinutes: String(INTERVAL_MINUTES),
+      pageSize: String(AGENTS_PAGE_SIZE),
+    });
     if (state.departmentId) query.set("departmentId", state.departmentId);
     return `${STREAM_PATH}?${query}`;
   }
@@ -539,6 +799,7 @@ import { createEventSource } from "./vendor/eventsource-client.js";
     Queue: renderQueue,
     Today: renderToday,
     Agents: renderAgents,
+    Intervals: renderIntervals,
   };
 
   function dispatch(type, text) {
@@ -600,9 +861,14 @@ import { createEventSource } from "./vendor/eventsource-client.js";
     $("agents-title").querySelector('[data-testid="agents-total"]').textContent = "";
     for (const node of document.querySelectorAll(".tile-value, .kpi-value")) {
       node.textContent = "–";
+      delete node.dataset.base;
+      delete node.dataset.level;
+      node.classList.remove("wait-warn", "wait-alert");
       fit(node);
     }
     document.querySelector(".tile-currentQueueLength").classList.remove("attention");
+    document.querySelector(".tile-longestWaitTime").classList.remove("tile-warn", "tile-alert");
+    if (state.chart) renderIntervals([]);
   }
 
   function start() {
@@ -625,6 +891,7 @@ import { createEventSource } from "./vendor/eventsource-client.js";
 
   function init() {
     buildTiles();
+    $("intervals-minutes").textContent = `every ${INTERVAL_MINUTES} min`;
     $("token-form").addEventListener("submit", (event) => {
       event.preventDefault();
       const token = $("token-input").value.trim();
@@ -644,7 +911,19 @@ import { createEventSource } from "./vendor/eventsource-client.js";
       window.cancelAnimationFrame(refit);
       refit = window.requestAnimationFrame(fitAll);
     });
-    window.setInterval(tickWaits, 250);
+    // A new box (a resize, the narrow layout) or root size: the chart is drawn again to fit it.
+    let redraw = 0;
+    let drawnFor = "";
+    new ResizeObserver(() => {
+      window.cancelAnimationFrame(redraw);
+      redraw = window.requestAnimationFrame(() => {
+        const { width, height } = chartBox();
+        const key = `${width}x${height}@${rootStyle().fontSize}`;
+        if (state.chart && key !== drawnFor) buildChart();
+        drawnFor = key;
+      });
+    }).observe($("chart"));
+    window.setInterval(tick, 250);
     if (state.token) start();
     else showTokenForm("");
   }
