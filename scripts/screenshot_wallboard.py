@@ -2,7 +2,7 @@
 
 Without --url: serves a temporary SQLite database holding a realistic afternoon (4 departments,
 24 agents, a queue with waits on both sides of the thresholds) and shoots that. With --url and
---token: shoots a server that is already running (e.g. `chatpulse demo`).
+--token: shoots a server that is already running (docs/wallboard.png is `chatpulse demo`'s).
 
     .venv/bin/python scripts/screenshot_wallboard.py --out docs/wallboard.png
     .venv/bin/python scripts/screenshot_wallboard.py --size 1366x768 --out /tmp/laptop.png
@@ -290,6 +290,8 @@ def screenshot(
         expect(page.get_by_test_id("agent-row").first).to_be_visible(timeout=30_000)
         expect(page.get_by_test_id("today-totalChats")).not_to_have_text("–", timeout=30_000)
         page.wait_for_function("document.querySelectorAll('[data-testid=queue-row]').length > 0")
+        # The chart of today's intervals is drawn at its first Intervals event.
+        page.wait_for_function("() => window.wallboardChart?.data[0].length > 0")
         out.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(out))
         browser.close()

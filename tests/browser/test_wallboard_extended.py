@@ -197,6 +197,7 @@ def test_the_longest_wait_tile_turns_amber_with_page_thresholds_and_stops_with_t
     expect(tile).to_have_text("0:00")
     expect(tile).to_have_class("tile-value fit")
     expect(support).to_have_text("0:00")
+    expect(support).to_have_class("wait wait-none")
     page.clock.set_fixed_time(T + dt.timedelta(seconds=30))
     expect(page.get_by_test_id("rightnow-currentQueueLength")).to_have_text("0")
     expect(page.get_by_test_id("visitor-wait")).to_have_count(0)

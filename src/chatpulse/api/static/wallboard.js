@@ -344,6 +344,7 @@ import uPlot from "./vendor/uplot.js";
     longestWait.dataset.base = String(Number(row.longestWaitTime) || 0);
     // The longest wait is a visitor's going on while anyone waits: it ticks with theirs.
     longestWait.dataset.ticking = String(list.length > 0);
+    if (list.length === 0) longestWait.classList.add("wait-none");
     // Beside "N waiting", the chip reads as "the longest of them": its label is for screen
     // readers and the tooltip only, which keeps the room for the queue's name.
     longest.title = "Longest wait";
