@@ -87,13 +87,16 @@ def _shared_or_skip() -> None:
 
 
 def _shared_files() -> list[Path]:
-    return sorted((SHARED / "scenarios").glob("*.json"))
+    """Comm100's views, then the extensions (SPEC.md §3.6–3.7)."""
+    folder = SHARED / "scenarios"
+    return sorted(folder.glob("*.json")) + sorted((folder / "extensions").glob("*.json"))
 
 
 def _run_shared(database: str | None = None) -> None:
     _shared_or_skip()
     files = _shared_files()
-    assert len(files) >= 5, f"expected the shared scenarios in {SHARED / 'scenarios'}"
+    assert len(files) >= 6, f"expected the shared scenarios in {SHARED / 'scenarios'}"
+    assert any(p.parent.name == "extensions" for p in files), "no scenarios/extensions/"
     args = [sys.executable, str(RUNNER), "--cmd", COMMAND, *map(str, files)]
     if database:
         args += ["--database", database]

@@ -21,7 +21,13 @@ Admin = Annotated[Principal, Depends(require("admin"))]
 
 
 def _site_doc(site: sites.Site) -> dict[str, Any]:
-    return {"id": site.id, "name": site.name, "timeZone": site.time_zone}
+    return {
+        "id": site.id,
+        "name": site.name,
+        "timeZone": site.time_zone,
+        "serviceLevelSeconds": site.service_level_seconds,
+        "shortAbandonSeconds": site.short_abandon_seconds,
+    }
 
 
 @router.get("/site", response_model=SiteModel)
@@ -45,7 +51,14 @@ FAST = {"/api/v3/site": _fast_site}
 def put_site(request: Request, who: Admin, body: SiteBody) -> Any:
     if body.id is not None and body.id != who.site_id:
         raise InvalidBody([FieldError("id", "must be the id of this token's site")])
-    site = sites.update_site(request.app.state.runtime, who.site_id, body.name, body.timeZone)
+    site = sites.update_site(
+        request.app.state.runtime,
+        who.site_id,
+        body.name,
+        body.timeZone,
+        body.serviceLevelSeconds,
+        body.shortAbandonSeconds,
+    )
     return Json(_site_doc(site))
 
 

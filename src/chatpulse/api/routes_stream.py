@@ -17,7 +17,7 @@ from chatpulse.domain.params import int_param
 from chatpulse.services.stream import StreamHub
 from chatpulse.services.stream_loop import OpenStream, ProblemEvent, StreamItem, ViewEvent
 from chatpulse.services.stream_loop import open_stream as open_hub_stream
-from chatpulse.views.query import VIEWS, ViewQuery, parameters
+from chatpulse.views.query import COMM100_VIEWS, VIEWS, ViewQuery, parameters
 
 router = APIRouter(prefix="/api/v3/livechat/realTime", tags=["Real Time"])
 Reader = Annotated[Principal, Depends(require("realtime.read"))]
@@ -53,7 +53,7 @@ def install(app: FastAPI) -> StreamHub:
 def parse_views(text: str | None) -> list[str]:
     """The requested views, case-insensitive, in the order named, without repeats."""
     if text is None:
-        return list(VIEWS)
+        return list(COMM100_VIEWS)
     known = {view.lower(): view for view in VIEWS}
     names: list[str] = []
     for part in text.split(","):

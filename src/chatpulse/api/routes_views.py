@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from chatpulse.api.auth import Principal, authorize, require
 from chatpulse.api.openapi import AUTHENTICATED, problems
-from chatpulse.api.schemas import AgentsPage, QueueRow, RightNowModel, TodayModel
+from chatpulse.api.schemas import AgentsPage, IntervalModel, QueueRow, RightNowModel, TodayModel
 from chatpulse.services import views
-from chatpulse.views.query import ViewQuery, parameters
+from chatpulse.views.query import VIEWS, ViewQuery, parameters
 
 router = APIRouter(
     prefix="/api/v3/livechat/realTime", tags=["Real Time"], responses=problems(*AUTHENTICATED)
@@ -71,6 +71,16 @@ async def get_agents(request: Request, who: Reader) -> Any:
     return await _respond(request, who, "Agents")
 
 
+@router.get(
+    "/Intervals",
+    response_model=list[IntervalModel],
+    summary="Today for each 15, 30 or 60 minutes of a window (extension)",
+    openapi_extra=_documented("Intervals"),
+)
+async def get_intervals(request: Request, who: Reader) -> Any:
+    return await _respond(request, who, "Intervals")
+
+
 def _fast(view: str) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
         return await _respond(request, await authorize(request, ("realtime.read",)), view)
@@ -79,4 +89,4 @@ def _fast(view: str) -> Callable[[Request], Awaitable[Response]]:
 
 
 # The same GETs without FastAPI's dependency machinery (api/fast_paths.py).
-FAST = {f"{router.prefix}/{view}": _fast(view) for view in ("RightNow", "Queue", "Today", "Agents")}
+FAST = {f"{router.prefix}/{view}": _fast(view) for view in VIEWS}

@@ -8,8 +8,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
 from chatpulse.domain.events import normalize_uuid
+from chatpulse.domain.service_level import (
+    DEFAULT_SERVICE_LEVEL_SECONDS,
+    DEFAULT_SHORT_ABANDON_SECONDS,
+    SERVICE_LEVEL_RANGE,
+    SHORT_ABANDON_RANGE,
+)
 
 # ---------------------------------------------------------------- Real Time answers
+
+EXT = "Only with extended=true (METRICS.md §7)"
 
 
 class RightNowModel(BaseModel):
@@ -21,6 +29,10 @@ class RightNowModel(BaseModel):
     ongoingChatsWithAgent: int
     currentQueueLength: int
     ongoingChatsWithBot: int
+    longestWaitTime: int | None = Field(None, description=EXT + ": whole seconds")
+    availableAgents: int | None = Field(None, description=EXT)
+    awayAgents: int | None = Field(None, description=EXT)
+    freeChatSlots: int | None = Field(None, description=EXT)
 
 
 class TodayModel(BaseModel):
@@ -41,6 +53,37 @@ class TodayModel(BaseModel):
     departmentTransferredChats: int
     agentAvgResponseTime: float
     agentUtilization: float
+    serviceLevel: float | None = Field(None, description=EXT + "; null: nothing to judge")
+    avgSpeedOfAnswer: float | None = Field(None, description=EXT + ": seconds")
+    longestWaitingTime: float | None = Field(None, description=EXT + ": seconds")
+
+
+class IntervalModel(BaseModel):
+    """One bucket of the Intervals view: Today over [startTime, endTime), extension fields
+    always included (serviceLevel null when nothing was judged)."""
+
+    startTime: str
+    endTime: str
+    totalChats: int
+    chatRequests: int
+    chats: int
+    abandondedChats: int
+    switchedToMessageChats: int
+    missedChats: int
+    chatAcceptanceRate: float
+    serviceAccessibilityRate: float
+    uniqueChatRate: float
+    avgWaitingTime: float
+    avgChatTime: float
+    avgScore: float
+    acceptedInvitations: int
+    totalTransferredChats: int
+    departmentTransferredChats: int
+    agentAvgResponseTime: float
+    agentUtilization: float
+    serviceLevel: float | None
+    avgSpeedOfAnswer: float
+    longestWaitingTime: float
 
 
 class AgentRow(BaseModel):
@@ -52,6 +95,8 @@ class AgentRow(BaseModel):
     intradayChats: int
     intradayLinearChatTime: str = Field(description=".NET TimeSpan text, [d.]hh:mm:ss[.fffffff]")
     statusDistribution: dict[str, int]
+    currentStatusSince: str | None = Field(None, description=EXT + ": the last status change")
+    missedChats: int | None = Field(None, description=EXT + ": chat.missed in the window")
 
 
 class AgentsPage(BaseModel):
@@ -81,6 +126,9 @@ class QueueRow(BaseModel):
     abandonedChatsinLast30Mins: int
     switchedtoMessagesinLast30Mins: int
     visitors: list[QueueVisitor]
+    longestWaitTime: int | None = Field(None, description=EXT + ": whole seconds")
+    serviceLevelinLast30Mins: float | None = Field(None, description=EXT + "; null: none judged")
+    serviceLevelinLast60Mins: float | None = Field(None, description=EXT + "; null: none judged")
 
 
 class IngestAnswer(BaseModel):
@@ -105,6 +153,8 @@ class DepartmentModel(Out):
     isAvailableInLiveChat: bool
     isAvailableInTicketingAndMessaging: bool
     isDeleted: bool
+    serviceLevelSeconds: int | None
+    shortAbandonSeconds: int | None
 
 
 class AgentModel(Out):
@@ -145,6 +195,8 @@ class SiteModel(Out):
     id: int
     name: str
     timeZone: str
+    serviceLevelSeconds: int
+    shortAbandonSeconds: int
 
 
 class TokenModel(Out):
@@ -212,6 +264,23 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _between(low: int, high: int) -> Any:
+    """A validator of an optional integer from `low` to `high` (None passes)."""
+
+    def check(value: int | None) -> int | None:
+        if value is not None and not low <= value <= high:
+            raise ValueError(f"must be an integer from {low} to {high}")
+        return value
+
+    return check
+
+
+_T_RANGE: dict[str, Any] = {"minimum": SERVICE_LEVEL_RANGE[0], "maximum": SERVICE_LEVEL_RANGE[1]}
+_S_RANGE: dict[str, Any] = {"minimum": SHORT_ABANDON_RANGE[0], "maximum": SHORT_ABANDON_RANGE[1]}
+_T_TEXT = "Service-level threshold T in seconds (METRICS.md §7)"
+_S_TEXT = "Short-abandon threshold S in seconds (METRICS.md §7)"
+
+
 class DepartmentBody(Body):
     id: StrictStr | None = None
     siteId: StrictInt | None = None
@@ -220,9 +289,17 @@ class DepartmentBody(Body):
     isAvailableInLiveChat: StrictBool = True
     isAvailableInTicketingAndMessaging: StrictBool = False
     isDeleted: StrictBool | None = None
+    serviceLevelSeconds: StrictInt | None = Field(
+        None, description=_T_TEXT + "; null: the site's", json_schema_extra=_T_RANGE
+    )
+    shortAbandonSeconds: StrictInt | None = Field(
+        None, description=_S_TEXT + "; null: the site's", json_schema_extra=_S_RANGE
+    )
 
     _check_id = field_validator("id")(_uuid)
     _check_name = field_validator("name")(_not_blank)
+    _check_t = field_validator("serviceLevelSeconds")(_between(*SERVICE_LEVEL_RANGE))
+    _check_s = field_validator("shortAbandonSeconds")(_between(*SHORT_ABANDON_RANGE))
 
 
 class AgentBody(Body):
@@ -299,5 +376,13 @@ class SiteBody(Body):
     id: StrictInt | None = None
     name: StrictStr = Field(max_length=200, json_schema_extra=NOT_BLANK)
     timeZone: StrictStr = Field("UTC", max_length=64)
+    serviceLevelSeconds: StrictInt = Field(
+        DEFAULT_SERVICE_LEVEL_SECONDS, description=_T_TEXT, json_schema_extra=_T_RANGE
+    )
+    shortAbandonSeconds: StrictInt = Field(
+        DEFAULT_SHORT_ABANDON_SECONDS, description=_S_TEXT, json_schema_extra=_S_RANGE
+    )
 
     _check_name = field_validator("name")(_not_blank)
+    _check_t = field_validator("serviceLevelSeconds")(_between(*SERVICE_LEVEL_RANGE))
+    _check_s = field_validator("shortAbandonSeconds")(_between(*SHORT_ABANDON_RANGE))

@@ -16,6 +16,7 @@ from chatpulse.cli.maintenance import (
     cmd_prune,
     cmd_rebuild,
     cmd_site_create,
+    cmd_site_update,
     cmd_token_create,
 )
 from chatpulse.cli.serving import cmd_demo, cmd_serve, cmd_simulate, tcp_bind_socket
@@ -23,6 +24,24 @@ from chatpulse.clock import Clock, SystemClock
 from chatpulse.services import sites
 
 __all__ = ["CliError", "build_parser", "main", "tcp_bind_socket"]
+
+
+def thresholds(parser: argparse.ArgumentParser, t: int | None, s: int | None) -> None:
+    """The site's service-level thresholds (METRICS.md §7), in whole seconds."""
+    parser.add_argument(
+        "--service-level-seconds",
+        type=int,
+        default=t,
+        help="T: a chat answered within T seconds is answered in time (1-3600"
+        + (f", default {t})" if t is not None else ")"),
+    )
+    parser.add_argument(
+        "--short-abandon-seconds",
+        type=int,
+        default=s,
+        help="S: a chat that leaves the queue within S seconds is not judged (0-3600"
+        + (f", default {s})" if s is not None else ")"),
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
     site_create.add_argument("--name", required=True)
     site_create.add_argument("--site-id", type=int, default=None)
     site_create.add_argument("--time-zone", default="UTC")
+    thresholds(site_create, 30, 0)
     database(site_create)
+    site_update = site_commands.add_parser(
+        "update", help="change a site's time zone or service-level thresholds"
+    )
+    site_update.add_argument("--site", type=int, required=True)
+    site_update.add_argument("--time-zone", default=None)
+    thresholds(site_update, None, None)
+    database(site_update)
 
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="action", required=True, parser_class=Parser)
@@ -124,6 +151,7 @@ COMMANDS = {
     ("serve", None): cmd_serve,
     ("migrate", None): cmd_migrate,
     ("site", "create"): cmd_site_create,
+    ("site", "update"): cmd_site_update,
     ("token", "create"): cmd_token_create,
 }
 

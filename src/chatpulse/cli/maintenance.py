@@ -9,6 +9,7 @@ import sys
 from sqlalchemy import Engine
 
 from chatpulse.cli.common import CliError, ensure_ready, open_engine, progress_interval
+from chatpulse.domain.service_level import SERVICE_LEVEL_RANGE, SHORT_ABANDON_RANGE, Thresholds
 from chatpulse.domain.window import load_zone
 from chatpulse.services import sites
 from chatpulse.store import migrate
@@ -28,15 +29,55 @@ def cmd_site_create(args: argparse.Namespace) -> int:
         raise CliError("--name must not be empty")
     if args.site_id is not None and not 1 <= args.site_id <= 2_000_000_000:
         raise CliError("--site-id must be from 1 to 2000000000")
+    own = _thresholds(args, Thresholds())
     engine = open_engine(args.database)
     ensure_ready(engine)
     try:
-        site = sites.create_site(engine, args.name, args.time_zone, args.clock.now(), args.site_id)
+        site = sites.create_site(
+            engine, args.name, args.time_zone, args.clock.now(), args.site_id, own
+        )
     except sites.SiteExists as err:
         raise CliError(str(err)) from None
-    print(f"created site {site.id} ({site.name}, {site.time_zone})", file=sys.stderr)
+    print(f"created site {site.id} ({_described(site)})", file=sys.stderr)
     print(site.id)
     return 0
+
+
+def cmd_site_update(args: argparse.Namespace) -> int:
+    if args.time_zone is not None and load_zone(args.time_zone) is None:
+        raise CliError(f"--time-zone: unknown time zone {args.time_zone!r}")
+    engine = open_engine(args.database)
+    ensure_ready(engine)
+    found = sites.find_site(engine, args.site)
+    if found is None:
+        raise CliError(f"--site: no site {args.site}")
+    before = Thresholds(found.service_level_seconds, found.short_abandon_seconds)
+    site = sites.change_site(engine, args.site, args.time_zone, _thresholds(args, before))
+    if site is None:
+        raise CliError(f"--site: no site {args.site}")
+    print(f"site {site.id} ({_described(site)})", file=sys.stderr)
+    print(site.id)
+    return 0
+
+
+def _thresholds(args: argparse.Namespace, base: Thresholds) -> Thresholds:
+    """The thresholds the arguments give, the others from `base`; checked as the API does."""
+    t, s = args.service_level_seconds, args.short_abandon_seconds
+    if t is not None and not SERVICE_LEVEL_RANGE[0] <= t <= SERVICE_LEVEL_RANGE[1]:
+        raise CliError("--service-level-seconds must be an integer from 1 to 3600")
+    if s is not None and not SHORT_ABANDON_RANGE[0] <= s <= SHORT_ABANDON_RANGE[1]:
+        raise CliError("--short-abandon-seconds must be an integer from 0 to 3600")
+    return Thresholds(
+        base.service_level_seconds if t is None else t,
+        base.short_abandon_seconds if s is None else s,
+    )
+
+
+def _described(site: sites.Site) -> str:
+    return (
+        f"{site.name}, {site.time_zone}, service level within {site.service_level_seconds} s,"
+        f" short abandons under {site.short_abandon_seconds} s"
+    )
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:

@@ -44,6 +44,8 @@ class ChatRecord:
     wait_started_at: int | None = None
     first_wait_ended_at: int | None = None
     first_wait_length: int | None = None
+    # The route department of the first wait when it ended (its service-level thresholds).
+    first_wait_department_id: str | None = None
     accepted_at: int | None = None
     ended_at: int | None = None
     transferred: bool = False

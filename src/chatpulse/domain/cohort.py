@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from chatpulse.domain.chat import ABANDONED, ENDED, SWITCHED, ChatRecord
+from chatpulse.domain.service_level import SiteThresholds
 
 COHORT_FIELDS = (
     "total",
@@ -28,13 +29,22 @@ COHORT_FIELDS = (
     "department_transferred",
     "responses",
     "response_total",
+    # METRICS.md §7: first waits judged with their thresholds (domain/service_level.py), and
+    # the total of the first waits that ended answered (avgSpeedOfAnswer over `accepted`).
+    "in_time",
+    "counted",
+    "answer_total",
 )
+# The longest ended first wait: kept per minute as a maximum, not a sum (a first wait that has
+# ended never changes, so a chat's value is the same before and after any later event).
+LONGEST = "longest_wait"
 ZERO = (0,) * len(COHORT_FIELDS)
 MINUTE = 60_000_000
 
 
-def contribution(chat: ChatRecord) -> tuple[int, ...]:
-    """The chat's share of each cohort sum, in the order of COHORT_FIELDS."""
+def contribution(chat: ChatRecord, thresholds: SiteThresholds) -> tuple[int, ...]:
+    """The chat's share of each cohort sum, in the order of COHORT_FIELDS, its first wait judged
+    with `thresholds` (the configuration's at the time)."""
     accepted = chat.accepted_at is not None
     waited = chat.wait_no > 0
     first_wait_over = chat.first_wait_ended_at is not None and chat.first_wait_length is not None
@@ -60,33 +70,63 @@ def contribution(chat: ChatRecord) -> tuple[int, ...]:
         int(chat.department_transferred),
         chat.response_count,
         chat.response_total,
+        *_judged(chat, first_wait_over, accepted, thresholds),
     )
+
+
+def _judged(
+    chat: ChatRecord, first_wait_over: bool, accepted: bool, thresholds: SiteThresholds
+) -> tuple[int, int, int]:
+    """(in time, counted, answered length) of the chat's first wait, zeros while it lasts. A
+    first wait ends answered exactly when the chat is accepted: the other ends are final."""
+    if not first_wait_over:
+        return 0, 0, 0
+    length = chat.first_wait_length or 0
+    in_time, counted = thresholds.judge(chat.first_wait_department_id, accepted, length)
+    return in_time, counted, length if accepted else 0
+
+
+def longest_of(chat: ChatRecord) -> int:
+    """The chat's first wait length once it has ended, else 0 (the LONGEST rollup)."""
+    if chat.first_wait_ended_at is None or chat.first_wait_length is None:
+        return 0
+    return chat.first_wait_length
 
 
 def minute_of(instant: int) -> int:
     return instant // MINUTE
 
 
-# A chat's share of the sums: (cohort department, minute of request, contribution).
-Share = tuple[str | None, int, tuple[int, ...]]
+# A chat's share of the sums: (cohort department, minute of request, contribution, longest
+# ended first wait or 0).
+Share = tuple[str | None, int, tuple[int, ...], int]
 
 
-def share_of(chat: ChatRecord) -> Share:
-    return (chat.cohort_department_id, minute_of(chat.requested_at), contribution(chat))
+def share_of(chat: ChatRecord, thresholds: SiteThresholds) -> Share:
+    return (
+        chat.cohort_department_id,
+        minute_of(chat.requested_at),
+        contribution(chat, thresholds),
+        longest_of(chat),
+    )
 
 
 def moves(changes: Iterable[tuple[int, Share]]) -> dict[tuple[str, int], tuple[int, ...]]:
     """The per-minute sums' changes, keyed (department key, minute): "" the site's, else the
-    cohort department's, for shares added (+1) or taken (−1). Changes that cancel are left out."""
+    cohort department's, for shares added (+1) or taken (−1), then the largest LONGEST added
+    (a maximum: taking a share away leaves it, see LONGEST). Changes that cancel are left out."""
+    width = len(COHORT_FIELDS)
     deltas: dict[tuple[str, int], list[int]] = {}
-    for sign, (department, minute, amount) in changes:
+    for sign, (department, minute, amount, longest) in changes:
         for key in ("", department) if department else ("",):
             sums = deltas.get((key, minute))
             if sums is None:
-                sums = deltas[(key, minute)] = [0] * len(COHORT_FIELDS)
+                sums = deltas[(key, minute)] = [0] * (width + 1)
             for i, value in enumerate(amount):
                 sums[i] += sign * value
-    return {key: tuple(sums) for key, sums in deltas.items() if any(sums)}
+            if sign > 0 and longest > sums[width]:
+                sums[width] = longest
+    return {key: tuple(sums) for key, sums in deltas.items() if any(sums[:width])}
 
 
 def add(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:

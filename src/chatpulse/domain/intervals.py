@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 
 
@@ -39,3 +40,46 @@ def union_of(intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
 def overlap(a: int, b: int, start: int, end: int) -> int:
     """Length of [a, b) ∩ [start, end)."""
     return max(0, min(b, end) - max(a, start))
+
+
+def buckets_of(start: int, end: int, now: int, length: int) -> list[tuple[int, int]]:
+    """Intervals (METRICS.md §7): [start, end) cut into consecutive buckets of `length` µs from
+    `start`, the last ending at `end` (it may be shorter); buckets starting at or after `now`
+    are left out."""
+    return [(lo, min(lo + length, end)) for lo in range(start, min(end, now), length)]
+
+
+def spread_closed(
+    intervals: Iterable[tuple[int, int]], start: int, length: int, ends: list[int]
+) -> list[int]:
+    """Per bucket (the i-th is [start + i·length, ends[i])), the total length of the [a, b)
+    intervals clipped to it; an interval adds to every bucket it meets."""
+    totals = [0] * len(ends)
+    count = len(ends)
+    for a, b in intervals:
+        i = max(0, (a - start) // length)
+        while i < count:
+            lo = start + i * length
+            if lo >= b:
+                break
+            totals[i] += overlap(a, b, lo, ends[i])
+            i += 1
+    return totals
+
+
+def spread_open(starts: Iterable[int], start: int, length: int, ends: list[int]) -> list[int]:
+    """Per bucket, the total length of intervals [s, ∞) clipped to it: each bucket in
+    O(log n) from the sorted starts and their running sums, not once per interval."""
+    ordered = sorted(starts)
+    running = [0]
+    for s in ordered:
+        running.append(running[-1] + s)
+    totals = []
+    for i, hi in enumerate(ends):
+        lo = start + i * length
+        before = bisect_right(ordered, lo)  # started by lo: the whole bucket
+        inside = bisect_left(ordered, hi)  # started before hi
+        whole = before * (hi - lo)
+        partial = (inside - before) * hi - (running[inside] - running[before])
+        totals.append(whole + max(0, partial))
+    return totals

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatpulse.domain.chat import (
+    ANSWERED,
     BOT,
     LIVE_STATES,
     ONGOING,
@@ -30,7 +31,7 @@ from chatpulse.domain.chat import (
 from chatpulse.domain.events import Event
 from chatpulse.domain.projector import Projector
 from chatpulse.domain.queue_metrics import WaitSums, WaitWindows
-from chatpulse.domain.rollups import WAIT_MINUTE
+from chatpulse.domain.rollups import WAIT_FIELDS, WAIT_MINUTE
 from chatpulse.domain.site_config import SiteConfig
 from chatpulse.domain.statuses import AWAY, ONLINE
 
@@ -44,8 +45,13 @@ TOTALS = (
     "waiting_chats",
     "ongoing_chats",
     "visitors_on_site",
+    # METRICS.md §7, memory only: agents online with a free slot, agents away, free slots.
+    "available",
+    "away",
+    "free_slots",
 )
 _BOT, _WAITING, _ONGOING, _VISITORS = 4, 5, 6, 7
+_AGENT_FIGURES = (0, 1, 2, 3, 8, 9, 10)  # the indexes an agent's share adds to
 Target = tuple[str | None, str | None]  # (route department, route agent) of a wait
 
 
@@ -202,17 +208,21 @@ class LiveState:
         kind = self.config.status_type(live.status_id if live else None)
         ongoing = live.ongoing_chats if live else 0
         online = kind == ONLINE
+        capacity = config.max_concurrent_chats
         share = (
             int(kind in (ONLINE, AWAY)),
             int(ongoing > 0),
             ongoing if online else 0,
-            config.max_concurrent_chats if online else 0,
+            capacity if online else 0,
+            int(online and ongoing < capacity),
+            int(kind == AWAY),
+            max(0, capacity - ongoing) if online else 0,
         )
         if not any(share):
             return
         for key in ("", *config.departments):
             row = self._total(key)
-            for i, value in enumerate(share):
+            for i, value in zip(_AGENT_FIGURES, share, strict=True):
                 row[i] += sign * value
 
     def _move_chat(self, chat: ChatRecord, sign: int) -> None:
@@ -264,11 +274,24 @@ class LiveState:
         self.ended.setdefault(minute, []).append(wait)
         sums = self.ended_sums.setdefault(minute, {}).get(wait.target)
         if sums is None:
-            sums = self.ended_sums[minute][wait.target] = [0, 0, 0, 0]
-        sums[0] += 1
-        sums[1] += wait.length
-        sums[2] += wait.outcome == WAIT_ABANDONED
-        sums[3] += wait.outcome == WAIT_SWITCHED
+            sums = self.ended_sums[minute][wait.target] = [0] * len(WAIT_FIELDS)
+        for i, value in enumerate(self._share(wait)):
+            sums[i] += value
+
+    def _share(self, wait: EndedWait) -> tuple[int, ...]:
+        """The wait's share of WAIT_FIELDS, judged with this configuration's thresholds (a
+        change of them loads the state anew, store/live.py)."""
+        in_time, counted = self.config.thresholds.judge(
+            wait.target[0], wait.outcome == ANSWERED, wait.length
+        )
+        return (
+            1,
+            wait.length,
+            int(wait.outcome == WAIT_ABANDONED),
+            int(wait.outcome == WAIT_SWITCHED),
+            in_time,
+            counted,
+        )
 
     def forget_before(self, horizon: int) -> None:
         """Drop the waits that ended before `horizon` (µs, rounded down to a minute)."""
@@ -279,6 +302,10 @@ class LiveState:
             del self.ended[minute]
             del self.ended_sums[minute]
         self.horizon = horizon
+
+    def longest_wait_started(self, department_id: str | None) -> int | None:
+        """When the longest wait going on now (routed to `department_id`, if given) began."""
+        return min((c.wait_started_at or 0 for c in self.open_waits(department_id)), default=None)
 
     def open_waits(self, department_id: str | None) -> list[ChatRecord]:
         """The chats waiting now (routed to `department_id` only, if given); grouped once per
@@ -316,14 +343,7 @@ class LiveState:
                         continue
                     if department_id is not None and wait.target[0] != department_id:
                         continue
-                    sums = row(wait.target)
-                    sums.count_60 += 1
-                    sums.total_60 += wait.length
-                    if wait.ended_at >= lo_30:
-                        sums.count_30 += 1
-                        sums.total_30 += wait.length
-                        sums.abandoned_30 += wait.outcome == WAIT_ABANDONED
-                        sums.switched_30 += wait.outcome == WAIT_SWITCHED
+                    row(wait.target).add_ended(self._share(wait), True, wait.ended_at >= lo_30)
                 continue
             recent = minute > middle  # wholly inside both windows, else inside the hour only
             of_minute = self.ended_sums.get(minute)
@@ -336,8 +356,8 @@ class LiveState:
                 )
             else:
                 items = of_minute.items()
-            for target, (count, total, abandoned, switched) in items:
-                row(target).add_ended(count, total, abandoned, switched, True, recent)
+            for target, values in items:
+                row(target).add_ended(values, True, recent)
         return out
 
     # ---------------------------------------------------------------- comparing

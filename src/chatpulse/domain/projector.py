@@ -66,6 +66,8 @@ class Projector:
     dirty_agents: dict[str, AgentLive] = field(default_factory=dict)
     dirty_visitors: dict[str, VisitorRecord] = field(default_factory=dict)
     dirty_invitations: dict[str, InvitationRecord] = field(default_factory=dict)
+    # chat.missed events: (event id, agent, chat, occurred at), for Agents' missedChats.
+    missed: list[tuple[str, str, str, int]] = field(default_factory=list)
     waits: dict[tuple[str, int], WaitRecord] = field(default_factory=dict)
     handlings: dict[tuple[str, int], HandlingRecord] = field(default_factory=dict)
     statuses: dict[tuple[str, int], StatusRecord] = field(default_factory=dict)
@@ -155,6 +157,7 @@ class Projector:
         if chat.wait_no == 1:
             chat.first_wait_ended_at = at
             chat.first_wait_length = at - wait.started_at
+            chat.first_wait_department_id = wait.route_department_id
         chat.wait_started_at = None
 
     def _start_handling(self, chat: ChatRecord, agent: AgentLive, at: int) -> None:
@@ -354,8 +357,10 @@ class Projector:
 
     def _chat_missed(self, event: Event) -> None:
         chat = self._chat(event, (WAITING,))
-        self._agent(event.data["agentId"], "data.agentId")
+        agent_id = event.data["agentId"]
+        self._agent(agent_id, "data.agentId")
         self._touch(chat, event)
+        self.missed.append((event.id, agent_id, chat.chat_id, event.occurred_at))
 
     def _chat_transferred(self, event: Event) -> None:
         chat = self._chat(event, (ONGOING,))

@@ -3,10 +3,12 @@ the waits that ended in them, and the averages a row shows."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chatpulse.domain.arith import round_half_up
 from chatpulse.domain.rollups import WAIT_MINUTE, whole_minutes
+from chatpulse.domain.service_level import service_level
 from chatpulse.domain.timeutil import MICROS
 
 
@@ -45,7 +47,8 @@ class WaitWindows:
 
 @dataclass(slots=True)
 class WaitSums:
-    """Ended waits of one route target over the last 60 and 30 minutes."""
+    """Ended waits of one route target over the last 60 and 30 minutes; `in_time` and
+    `counted` judged with the thresholds of the target (METRICS.md §7)."""
 
     count_60: int = 0
     total_60: int = 0
@@ -53,27 +56,31 @@ class WaitSums:
     total_30: int = 0
     abandoned_30: int = 0
     switched_30: int = 0
+    in_time_60: int = 0
+    counted_60: int = 0
+    in_time_30: int = 0
+    counted_30: int = 0
 
     def add(self, other: WaitSums) -> None:
-        self.count_60 += other.count_60
-        self.total_60 += other.total_60
-        self.count_30 += other.count_30
-        self.total_30 += other.total_30
-        self.abandoned_30 += other.abandoned_30
-        self.switched_30 += other.switched_30
+        for name in self.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
-    def add_ended(
-        self, count: int, total: int, abandoned: int, switched: int, in_60: bool, in_30: bool
-    ) -> None:
-        """Add `count` waits of `total` µs to the windows they ended in."""
+    def add_ended(self, values: Sequence[int], in_60: bool, in_30: bool) -> None:
+        """Add ended waits' sums, in the order of domain/rollups.WAIT_FIELDS (count, total µs,
+        abandoned, switched, in time, counted), to the windows they ended in."""
+        count, total, abandoned, switched, in_time, counted = values
         if in_60:
             self.count_60 += count
             self.total_60 += total
+            self.in_time_60 += in_time
+            self.counted_60 += counted
         if in_30:
             self.count_30 += count
             self.total_30 += total
             self.abandoned_30 += abandoned
             self.switched_30 += switched
+            self.in_time_30 += in_time
+            self.counted_30 += counted
 
     @property
     def avg_wait_30(self) -> int:
@@ -84,6 +91,15 @@ class WaitSums:
     def avg_wait_60(self) -> int:
         """avgWaitTimeinLast60Mins."""
         return round_half_up(self.total_60, self.count_60 * MICROS)
+
+    @property
+    def service_level_30(self) -> float | None:
+        """serviceLevelinLast30Mins (None: nothing to judge)."""
+        return service_level(self.in_time_30, self.counted_30)
+
+    @property
+    def service_level_60(self) -> float | None:
+        return service_level(self.in_time_60, self.counted_60)
 
 
 def wait_time(now: int, started: int) -> int:

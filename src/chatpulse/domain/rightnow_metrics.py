@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chatpulse.domain.arith import percent_int
+from chatpulse.domain.statuses import AWAY, ONLINE
 
 
 def right_now_figures(row: Mapping[str, int], site: Mapping[str, int]) -> dict[str, Any]:
@@ -22,3 +23,16 @@ def right_now_figures(row: Mapping[str, int], site: Mapping[str, int]) -> dict[s
         "currentQueueLength": row["waiting_chats"],
         "ongoingChatsWithBot": with_bot,
     }
+
+
+def agent_states(agents: Iterable[tuple[str, int, int]]) -> dict[str, int]:
+    """availableAgents, awayAgents and freeChatSlots (METRICS.md §7) of active agents given as
+    (status type, ongoing chats, maxConcurrentChats)."""
+    available = away = free = 0
+    for kind, ongoing, capacity in agents:
+        if kind == ONLINE:
+            available += ongoing < capacity
+            free += max(0, capacity - ongoing)
+        elif kind == AWAY:
+            away += 1
+    return {"availableAgents": available, "awayAgents": away, "freeChatSlots": free}

@@ -15,12 +15,15 @@ Intervals still open are never in the sums: the views clip them from the rows.
 
 from __future__ import annotations
 
-from chatpulse.domain.chat import OPEN, WAIT_ABANDONED, WAIT_SWITCHED, WaitRecord
+from chatpulse.domain.chat import ANSWERED, OPEN, WAIT_ABANDONED, WAIT_SWITCHED, WaitRecord
+from chatpulse.domain.service_level import SiteThresholds
 
 QUARTER = 15 * 60_000_000  # µs
 WAIT_MINUTE = 60_000_000  # µs
 
-WAIT_FIELDS = ("waits", "wait_total", "abandoned", "switched")
+# count, total length, ended abandoned, ended switched; then judged with the thresholds of the
+# wait's route department (domain/service_level.py): answered in time, counted.
+WAIT_FIELDS = ("waits", "wait_total", "abandoned", "switched", "in_time", "counted")
 BUSY = "b"  # kind of the busy-time series; its status key is ""
 STATUS = "s"  # kind of the time-per-status series, keyed by status id
 
@@ -53,6 +56,21 @@ def wait_key(wait: WaitRecord) -> tuple[str, str, int]:
     return (wait.route_department_id or "", wait.route_agent_id or "", wait.ended_at // WAIT_MINUTE)
 
 
-def wait_share(outcome: str | None, started: int, ended: int) -> tuple[int, int, int, int]:
-    """An ended wait's share of WAIT_FIELDS."""
-    return (1, ended - started, int(outcome == WAIT_ABANDONED), int(outcome == WAIT_SWITCHED))
+def wait_share(
+    outcome: str | None,
+    started: int,
+    ended: int,
+    department_id: str | None,
+    thresholds: SiteThresholds,
+) -> tuple[int, ...]:
+    """An ended wait's share of WAIT_FIELDS; `department_id`: its route department."""
+    length = ended - started
+    in_time, counted = thresholds.judge(department_id, outcome == ANSWERED, length)
+    return (
+        1,
+        length,
+        int(outcome == WAIT_ABANDONED),
+        int(outcome == WAIT_SWITCHED),
+        in_time,
+        counted,
+    )

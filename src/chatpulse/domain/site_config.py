@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatpulse.domain.service_level import SiteThresholds
 from chatpulse.domain.statuses import AWAY, OFFLINE, ONLINE
 
 
@@ -45,6 +46,7 @@ class SiteConfig:
     inactive: list[str] = field(default_factory=list)
     logged_in: list[str] = field(default_factory=list)  # statuses of type online or away
     listed: list[Any] = field(default_factory=list)  # the site's Queue's departments, in order
+    thresholds: SiteThresholds = field(default_factory=SiteThresholds)  # METRICS.md §7
 
     @classmethod
     def of(
@@ -53,6 +55,7 @@ class SiteConfig:
         agents: dict[str, AgentConfig],
         status_types: dict[str, str],
         departments: dict[str, DepartmentConfig],
+        thresholds: SiteThresholds | None = None,
     ) -> SiteConfig:
         members: dict[str, list[str]] = {}
         for agent in agents.values():
@@ -71,6 +74,7 @@ class SiteConfig:
             [a.agent_id for a in agents.values() if not a.active],
             [s for s, kind in status_types.items() if kind in (ONLINE, AWAY)],
             listed,
+            thresholds or SiteThresholds(),
         )
 
     def status_type(self, status_id: str | None) -> str:

@@ -3,10 +3,12 @@ they are, the rates and means rounded as the spec says."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chatpulse.domain.arith import mean, mean_seconds, ratio_percent
+from chatpulse.domain.cohort import LONGEST
+from chatpulse.domain.service_level import service_level
 
 
 def today_figures(
@@ -34,4 +36,17 @@ def today_figures(
         "departmentTransferredChats": c["department_transferred"],
         "agentAvgResponseTime": mean_seconds(c["response_total"], c["responses"]),
         "agentUtilization": ratio_percent(handled, logged_in),
+    }
+
+
+def today_extension(
+    cohort: Mapping[str, int], now: int, open_waits: Iterable[int]
+) -> dict[str, Any]:
+    """Today's fields of METRICS.md §7 from the cohort's sums (with LONGEST, the longest ended
+    first wait) and the starts of the cohort's first waits still going on at `now`."""
+    longest = max([cohort[LONGEST], *(now - started for started in open_waits)])
+    return {
+        "serviceLevel": service_level(cohort["in_time"], cohort["counted"]),
+        "avgSpeedOfAnswer": mean_seconds(cohort["answer_total"], cohort["accepted"]),
+        "longestWaitingTime": mean_seconds(max(0, longest), 1),
     }

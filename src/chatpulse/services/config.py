@@ -52,6 +52,8 @@ def _department(site_id: int, department_id: str, body: Doc, _now: int) -> Doc:
         "isAvailableInLiveChat": body["isAvailableInLiveChat"],
         "isAvailableInTicketingAndMessaging": body["isAvailableInTicketingAndMessaging"],
         "isDeleted": False,
+        "serviceLevelSeconds": body["serviceLevelSeconds"],
+        "shortAbandonSeconds": body["shortAbandonSeconds"],
     }
 
 

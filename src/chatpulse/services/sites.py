@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from chatpulse.domain.errors import FieldError, InvalidBody, NotFound
+from chatpulse.domain.service_level import Thresholds
 from chatpulse.domain.window import load_zone
 from chatpulse.store import migrate, sites
 from chatpulse.store.db import make_engine
@@ -108,13 +109,32 @@ async def current_site(runtime: Runtime, site_id: int) -> Site:
         row = queried.read(site_id)
     if row is None:
         raise NotFound("site")
-    return Site(site_id, row.name, row.time_zone or "UTC")
+    return Site(
+        site_id,
+        row.name,
+        row.time_zone or "UTC",
+        row.service_level_seconds,
+        row.short_abandon_seconds,
+    )
 
 
-def update_site(runtime: Runtime, site_id: int, name: str, time_zone: str) -> Site:
+def update_site(
+    runtime: Runtime,
+    site_id: int,
+    name: str,
+    time_zone: str,
+    service_level_seconds: int,
+    short_abandon_seconds: int,
+) -> Site:
+    """Replace the site's settings; new thresholds judge the past again (METRICS.md §7)."""
     if load_zone(time_zone) is None:
         raise InvalidBody([FieldError("timeZone", "must be an IANA time zone name")])
-    return sites.update_site(runtime.engine, site_id, name, time_zone)
+    thresholds = Thresholds(service_level_seconds, short_abandon_seconds)
+    site = sites.update_site(runtime.engine, site_id, name, time_zone, thresholds)
+    if site is None:
+        raise NotFound("site")
+    runtime.config_changed(site_id)
+    return site
 
 
 def list_tokens(runtime: Runtime, site_id: int) -> list[TokenInfo]:
@@ -153,10 +173,25 @@ def revoke_token(runtime: Runtime, site_id: int, token_id: str) -> bool:
 
 
 def create_site(
-    database: Database, name: str, time_zone: str, now: int, site_id: int | None = None
+    database: Database,
+    name: str,
+    time_zone: str,
+    now: int,
+    site_id: int | None = None,
+    thresholds: Thresholds | None = None,
 ) -> Site:
     """A new site with the built-in agent statuses (the command line's `site create`)."""
-    return sites.create_site(database, name, time_zone, now, site_id)
+    return sites.create_site(database, name, time_zone, now, site_id, thresholds)
+
+
+def change_site(
+    database: Database,
+    site_id: int,
+    time_zone: str | None = None,
+    thresholds: Thresholds | None = None,
+) -> Site | None:
+    """The command line's `site update`: what is given changes (None: unknown site)."""
+    return sites.update_site(database, site_id, None, time_zone, thresholds)
 
 
 def find_site(database: Database, site_id: int) -> Site | None:

@@ -17,7 +17,7 @@ from chatpulse.domain.errors import ChatPulseError, FieldError
 from chatpulse.services.sites import token_is_live
 from chatpulse.services.stream import TOKEN_CHECK_S, StreamHub, Subscriber
 from chatpulse.services.views import Answer
-from chatpulse.views.query import TIME_DEPENDENT, ViewQuery
+from chatpulse.views.query import ViewQuery, time_dependent
 
 log = logging.getLogger("chatpulse.stream")
 
@@ -90,7 +90,7 @@ class OpenStream:
         states = [
             _ViewState(
                 view,
-                view in TIME_DEPENDENT,
+                time_dependent(view, query),
                 snap.body,
                 0,
                 started,

@@ -24,7 +24,7 @@ from chatpulse.store.db import PerEngine, read_connection
 from chatpulse.store.tables import INVITATIONS_KEY, VISITORS_KEY
 from chatpulse.store.versions import SiteRow, VersionSource, versions_now
 from chatpulse.views.compute import compute_at
-from chatpulse.views.query import TIME_DEPENDENT, WINDOWED, ViewQuery, window_for
+from chatpulse.views.query import WINDOWED, ViewQuery, time_dependent, window_for
 
 log = logging.getLogger("chatpulse.views")
 
@@ -166,14 +166,14 @@ _FOLLOWER_WAIT_S = 5.0
 answer_cache = PerEngine(lambda _engine: AnswerCache())
 
 
-def max_age_of(view: str, max_age_us: int) -> int | None:
-    return max_age_us if view in TIME_DEPENDENT else None
+def max_age_of(view: str, query: ViewQuery, max_age_us: int) -> int | None:
+    return max_age_us if time_dependent(view, query) else None
 
 
-def cacheable(view: str, max_age_us: int) -> bool:
+def cacheable(view: str, query: ViewQuery, max_age_us: int) -> bool:
     """Whether a cached answer may serve this view at all (`CHATPULSE_VIEW_MAX_AGE_MS` 0: a
     time-dependent view is computed at every request's instant)."""
-    return max_age_us > 0 or view not in TIME_DEPENDENT
+    return max_age_us > 0 or not time_dependent(view, query)
 
 
 def version_keys(query: ViewQuery) -> tuple[str, ...]:
@@ -209,7 +209,7 @@ async def from_memory(
     """(the cached answer for the site's committed state, or None; whether it is due for a
     recomputation). On the event loop: the versions come from memory or the probe."""
     max_age = runtime.settings.view_max_age_ms * 1000
-    if not cacheable(view, max_age):  # nothing to look up: no probe
+    if not cacheable(view, query, max_age):  # nothing to look up: no probe
         return None, False
     versions = await versions_now(runtime.versions, runtime.probe, site_id, version_keys(query))
     if versions is None:
@@ -266,7 +266,7 @@ def cached_answer(
     """(the answer from memory, without a worker thread or a transaction, when the site's
     committed versions are known without one and the answer for them is usable now, else
     None; whether it is due for a recomputation in the background: `refresh`)."""
-    if not cacheable(view, max_age_us):
+    if not cacheable(view, query, max_age_us):
         return None, False
     row = versions.read(site_id)
     if row is None:
@@ -278,7 +278,7 @@ def cached_answer(
         return None, False
     version = with_window(version, window)
     found, due = answer_cache(engine).lookup(
-        (site_id, view, query, version), now, max_age_of(view, max_age_us)
+        (site_id, view, query, version), now, max_age_of(view, query, max_age_us)
     )
     if found is not None and found.sequence != row.last_sequence:
         # The department's answer still holds at the site's later sequence: say so (`id`).
@@ -314,14 +314,14 @@ def answer(
             body = orjson.dumps(compute_at(engine, conn, row, site_id, view, query, now, window))
             return Answer(row.last_sequence, body, version, now)
 
-        if not cacheable(view, max_age_us):
+        if not cacheable(view, query, max_age_us):
             return fresh()
         key = (site_id, view, query, version)
         cache = answer_cache(engine)
         if refresh:
             cache.refresh(key, fresh)
             return cache.lookup(key, now, None)[0] or fresh()
-        found = cache.get_or_compute(key, now, max_age_of(view, max_age_us), fresh)
+        found = cache.get_or_compute(key, now, max_age_of(view, query, max_age_us), fresh)
         if found.sequence != row.last_sequence:
             found = replace(found, sequence=row.last_sequence)
         return found

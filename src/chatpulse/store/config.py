@@ -10,15 +10,18 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, func, insert, update
+from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 
 from chatpulse.domain.errors import Conflict, FieldError, InvalidBody
-from chatpulse.store import live_totals
+from chatpulse.domain.service_level import SiteThresholds, Thresholds
+from chatpulse.store import live_totals, rollups
 from chatpulse.store import tables as t
 from chatpulse.store.db import WRITE, write_lock
 from chatpulse.store.scoped import scoped, scoped_delete, scoped_update
 
 Doc = dict[str, Any]
+# A department's own service-level thresholds (None: the site's), in its document.
+THRESHOLD_FIELDS = ("serviceLevelSeconds", "shortAbandonSeconds")
 
 
 def _load(text: str) -> Doc:
@@ -94,6 +97,8 @@ def _department_row(doc: Doc) -> dict[str, Any]:
         "is_available_in_live_chat": doc["isAvailableInLiveChat"],
         "is_deleted": doc["isDeleted"],
         "doc": _dump(doc),
+        "service_level_seconds": doc.get("serviceLevelSeconds"),
+        "short_abandon_seconds": doc.get("shortAbandonSeconds"),
     }
 
 
@@ -118,7 +123,8 @@ def replace_department(conn: Connection, site_id: int, doc: Doc) -> Doc | None:
     ).scalar()
     if old is None:
         return None
-    doc["isDeleted"] = _load(old)["isDeleted"]
+    before = _load(old)
+    doc["isDeleted"] = before["isDeleted"]
     if not doc["isDeleted"]:
         _check_department_name(conn, site_id, doc)
     conn.execute(
@@ -126,6 +132,8 @@ def replace_department(conn: Connection, site_id: int, doc: Doc) -> Doc | None:
         .where(t.departments.c.id == doc["id"])
         .values(**_department_row(doc))
     )
+    if any(before.get(name) != doc.get(name) for name in THRESHOLD_FIELDS):
+        rollups.rejudge(conn, site_id, thresholds(conn, site_id))
     return doc
 
 
@@ -348,3 +356,25 @@ def delete_status(conn: Connection, site_id: int, status_id: str) -> bool:
     )
     live_totals.recompute(conn, site_id)
     return True
+
+
+# ---------------------------------------------------------------- service-level thresholds
+
+
+def thresholds(conn: Connection, site_id: int) -> SiteThresholds:
+    """The site's T and S and its departments' overrides (deleted departments too: their past
+    waits keep their thresholds), as the caller's transaction sees them."""
+    s, d = t.sites, t.departments
+    row = conn.execute(
+        select(s.c.service_level_seconds, s.c.short_abandon_seconds).where(s.c.id == site_id)
+    ).first()
+    site = Thresholds() if row is None else Thresholds(int(row[0]), int(row[1]))
+    overrides = {
+        department_id: (t_, s_)
+        for department_id, t_, s_ in conn.execute(
+            scoped(d, site_id, d.c.id, d.c.service_level_seconds, d.c.short_abandon_seconds).where(
+                or_(d.c.service_level_seconds.is_not(None), d.c.short_abandon_seconds.is_not(None))
+            )
+        )
+    }
+    return SiteThresholds(site, overrides)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Engine, Table, create_engine, event, text
+from sqlalchemy import Engine, Table, case, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
@@ -171,15 +171,20 @@ def read_connection(engine: Engine) -> Connection:
 
 
 def add_to_rows(
-    conn: Connection, table: Table, keys: tuple[str, ...], rows: list[dict[str, Any]]
+    conn: Connection,
+    table: Table,
+    keys: tuple[str, ...],
+    rows: list[dict[str, Any]],
+    maxima: tuple[str, ...] = (),
 ) -> None:
-    """Insert rows, or add their values to the rows already there with the same keys."""
+    """Insert rows, or add their values to the rows already there with the same keys (columns
+    named in `maxima` keep the larger value instead)."""
     if not rows:
         return
-    conn.execute(_upsert(conn.dialect.name, table, keys), rows)
+    conn.execute(_upsert(conn.dialect.name, table, keys, maxima), rows)
 
 
-_UPSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
 _SETS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
 
 
@@ -201,10 +206,10 @@ def set_rows(
     conn.execute(stmt, rows)
 
 
-def _upsert(dialect_name: str, table: Table, keys: tuple[str, ...]) -> Any:
+def _upsert(dialect_name: str, table: Table, keys: tuple[str, ...], maxima: tuple[str, ...]) -> Any:
     """The statement of add_to_rows, built once per table: building it costs more than running
     it for a few rows (a single-event ingest adds to several sums)."""
-    cache_key = (dialect_name, table.name, keys)
+    cache_key = (dialect_name, table.name, keys, maxima)
     stmt = _UPSERTS.get(cache_key)
     if stmt is None:
         dialect = postgresql if dialect_name == "postgresql" else sqlite
@@ -212,7 +217,15 @@ def _upsert(dialect_name: str, table: Table, keys: tuple[str, ...]) -> Any:
         values = [c.name for c in table.columns if c.name not in keys]
         stmt = _UPSERTS[cache_key] = insert.on_conflict_do_update(
             index_elements=list(keys),
-            set_={name: table.c[name] + insert.excluded[name] for name in values},
+            set_={
+                name: case(
+                    (insert.excluded[name] > table.c[name], insert.excluded[name]),
+                    else_=table.c[name],
+                )
+                if name in maxima
+                else table.c[name] + insert.excluded[name]
+                for name in values
+            },
         )
     return stmt
 

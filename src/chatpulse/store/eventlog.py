@@ -17,7 +17,9 @@ from chatpulse.domain.chat import (
 from chatpulse.domain.cohort import Share, share_of
 from chatpulse.domain.events import Event
 from chatpulse.domain.projector import Projector
+from chatpulse.domain.service_level import SiteThresholds
 from chatpulse.domain.timeutil import format_instant, format_instant_exact
+from chatpulse.store import config as config_store
 from chatpulse.store import live_totals, projections
 from chatpulse.store import tables as t
 from chatpulse.store.db import WRITE, set_rows, write_lock
@@ -57,6 +59,7 @@ class IngestTransaction:
         self._live_before: dict[str, tuple[str | None, int]] = {}
         self._chats_before: dict[str, live_totals.ChatState] = {}
         self._on_site_before: dict[str, bool] = {}
+        self._thresholds = SiteThresholds()
 
     def __enter__(self) -> IngestTransaction:
         self._lock.__enter__()
@@ -153,7 +156,11 @@ class IngestTransaction:
             row.chat_id: from_row(ChatRecord, row._mapping, CHAT_COLUMNS)
             for row in rows_in(conn, t.chats, site, "chat_id", chat_ids, _LOAD_CHUNK)
         }
-        self._cohort_before = {chat_id: share_of(c) for chat_id, c in chats.items()}
+        self._thresholds = (
+            config_store.thresholds(conn, site) if chat_ids else SiteThresholds()
+        )  # only chat events end waits or move the cohort sums
+        thresholds = self._thresholds
+        self._cohort_before = {chat_id: share_of(c, thresholds) for chat_id, c in chats.items()}
         self._chats_before = {
             chat_id: (c.state, c.department_id, c.route_department_id)
             for chat_id, c in chats.items()
@@ -310,7 +317,11 @@ class IngestTransaction:
             self.site_id,
             projector,
             projections.Before(
-                self._live_before, self._chats_before, self._on_site_before, self._cohort_before
+                self._live_before,
+                self._chats_before,
+                self._on_site_before,
+                self._cohort_before,
+                self._thresholds,
             ),
         )
 

@@ -24,6 +24,7 @@ from chatpulse.domain.events import Event
 from chatpulse.domain.live import LiveState, ended_wait
 from chatpulse.domain.rollups import WAIT_MINUTE
 from chatpulse.domain.site_config import AgentConfig, DepartmentConfig, SiteConfig
+from chatpulse.store import config as config_store
 from chatpulse.store import tables as t
 from chatpulse.store.db import PerEngine
 from chatpulse.store.records import AGENT_COLUMNS, CHAT_COLUMNS, VISITOR_COLUMNS, from_row
@@ -78,7 +79,9 @@ def load_config(conn: Connection, site_id: int, version: int) -> SiteConfig:
             scoped(d, site_id, d.c.id, d.c.is_deleted, d.c.is_available_in_live_chat, d.c.doc)
         )
     }
-    return SiteConfig.of(version, agents, status_types, departments)
+    return SiteConfig.of(
+        version, agents, status_types, departments, config_store.thresholds(conn, site_id)
+    )
 
 
 def load(

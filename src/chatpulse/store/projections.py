@@ -14,6 +14,7 @@ from chatpulse.domain.cohort import Share, share_of
 from chatpulse.domain.intervals import union_of
 from chatpulse.domain.projector import Projector
 from chatpulse.domain.rollups import BUSY, STATUS
+from chatpulse.domain.service_level import SiteThresholds
 from chatpulse.store import live_totals, rollups
 from chatpulse.store import tables as t
 from chatpulse.store.records import (
@@ -39,6 +40,8 @@ class Before:
     chats: dict[str, live_totals.ChatState]
     on_site: dict[str, bool]
     cohort: dict[str, Share]
+    # The service-level thresholds the batch's ended waits are judged with (METRICS.md §7).
+    thresholds: SiteThresholds
 
 
 def write(conn: Connection, site: int, projector: Projector, before: Before) -> None:
@@ -130,7 +133,22 @@ def write(conn: Connection, site: int, projector: Projector, before: Before) -> 
             (w.route_department_id, w.route_agent_id, w.outcome, w.started_at, w.ended_at)
             for w in projector.waits.values()
         ),
+        before.thresholds,
     )
+    if projector.missed:
+        conn.execute(
+            insert(t.missed_offers),
+            [
+                {
+                    "site_id": site,
+                    "event_id": event_id,
+                    "agent_id": agent_id,
+                    "chat_id": chat_id,
+                    "missed_at": at,
+                }
+                for event_id, agent_id, chat_id, at in projector.missed
+            ],
+        )
     rollups.add_spans(
         conn,
         site,
@@ -142,7 +160,9 @@ def write(conn: Connection, site: int, projector: Projector, before: Before) -> 
     )
     for agent_id in sorted(projector.busy_rebuilds):
         rebuild_busy_intervals(conn, site, agent_id)
-    _add_cohort_changes(conn, site, projector.dirty_chats.values(), before.cohort)
+    _add_cohort_changes(
+        conn, site, projector.dirty_chats.values(), before.cohort, before.thresholds
+    )
 
 
 def rebuild_busy_intervals(conn: Connection, site: int, agent_id: str) -> None:
@@ -176,7 +196,11 @@ def rebuild_busy_intervals(conn: Connection, site: int, agent_id: str) -> None:
 
 
 def _add_cohort_changes(
-    conn: Connection, site: int, chats: Iterable[ChatRecord], cohort_before: dict[str, Share]
+    conn: Connection,
+    site: int,
+    chats: Iterable[ChatRecord],
+    cohort_before: dict[str, Share],
+    thresholds: SiteThresholds,
 ) -> None:
     """Move each changed chat's share of the Today sums in the per-minute rollup."""
     changes: list[tuple[int, Share]] = []
@@ -184,7 +208,7 @@ def _add_cohort_changes(
         before = cohort_before.get(chat.chat_id)
         if before is not None and not chat.is_new:
             changes.append((-1, before))
-        changes.append((1, share_of(chat)))
+        changes.append((1, share_of(chat, thresholds)))
     rollups.add_cohorts(conn, site, changes)
 
 

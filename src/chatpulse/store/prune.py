@@ -47,6 +47,7 @@ COUNTED = (
     "agent_states",
     "visitors",
     "invitations",
+    "missed_offers",
     "cohort_minutes",
     "events",
 )

@@ -12,6 +12,8 @@ from chatpulse.domain.chat import FINAL_STATES, OPEN, ChatRecord
 from chatpulse.domain.cohort import share_of
 from chatpulse.domain.intervals import union_of
 from chatpulse.domain.rollups import STATUS
+from chatpulse.domain.service_level import SiteThresholds
+from chatpulse.store import config as config_store
 from chatpulse.store import rollups
 from chatpulse.store import tables as t
 from chatpulse.store.projections import replace_busy_intervals
@@ -76,24 +78,30 @@ def prune_chats(
         (row.route_department_id, row.route_agent_id, row.outcome, row.started_at, row.ended_at)
         for row in rows_in(conn, w, site, "chat_id", ids)
     ]
-    rollups.add_waits(conn, site, ended_waits, sign=-1)
+    thresholds = config_store.thresholds(conn, site)
+    rollups.add_waits(conn, site, ended_waits, thresholds, sign=-1)
     result.add("waits", delete_in(conn, w, site, "chat_id", ids))
+    result.add("missed_offers", delete_in(conn, t.missed_offers, site, "chat_id", ids))
     result.add("handling_intervals", delete_in(conn, h, site, "chat_id", ids))
     result.add("chats", delete_in(conn, t.chats, site, "chat_id", ids))
-    _take_cohort_shares(conn, site, gone, result)
+    _take_cohort_shares(conn, site, gone, thresholds, result)
     for agent_id, (lo, hi) in sorted(spans.items()):
         _recompute_busy(conn, site, agent_id, lo, hi, result)
 
 
 def _take_cohort_shares(
-    conn: Connection, site_id: int, chats: list[ChatRecord], result: PruneResult
+    conn: Connection,
+    site_id: int,
+    chats: list[ChatRecord],
+    thresholds: SiteThresholds,
+    result: PruneResult,
 ) -> None:
-    taken = [(-1, share_of(chat)) for chat in chats]
+    taken = [(-1, share_of(chat, thresholds)) for chat in chats]
     rollups.add_cohorts(conn, site_id, taken)
     # `total` counts the chats of the minute: a row at 0 sums no chat any more.
     r = t.cohort_minutes
     by_key: dict[str, set[int]] = {}
-    for _, (department, minute, _amount) in taken:
+    for _, (department, minute, _amount, _longest) in taken:
         for key in ("", department) if department else ("",):
             by_key.setdefault(key, set()).add(minute)
     for key, minutes in by_key.items():
@@ -106,6 +114,8 @@ def _take_cohort_shares(
                 )
             )
             result.add("cohort_minutes", removed.rowcount)
+        # A maximum cannot be taken away: the minutes' longest waits again from their chats.
+        rollups.refresh_longest(conn, site_id, key, sorted(minutes))
 
 
 def _recompute_busy(

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, and_, case, func, literal, select, update
 
-from chatpulse.domain.chat import OPEN
-from chatpulse.domain.cohort import COHORT_FIELDS, Share, moves
+from chatpulse.domain.chat import ANSWERED, OPEN
+from chatpulse.domain.cohort import COHORT_FIELDS, LONGEST, MINUTE, Share, moves
 from chatpulse.domain.rollups import (
     BUSY,
     STATUS,
@@ -23,9 +23,11 @@ from chatpulse.domain.rollups import (
     quarter_shares,
     wait_share,
 )
+from chatpulse.domain.service_level import SiteThresholds
+from chatpulse.domain.timeutil import MICROS as SECOND
 from chatpulse.store import tables as t
 from chatpulse.store.db import add_to_rows
-from chatpulse.store.scoped import scoped, scoped_delete
+from chatpulse.store.scoped import in_chunks, scoped, scoped_delete
 
 # (route department or "", route agent or "", outcome, started_at, ended_at)
 WaitRow = tuple[str | None, str | None, str | None, int, int]
@@ -33,15 +35,22 @@ WaitRow = tuple[str | None, str | None, str | None, int, int]
 SpanRow = tuple[str, int, int]
 
 
-def add_waits(conn: Connection, site_id: int, waits: Iterable[WaitRow], sign: int = 1) -> None:
-    """Add (sign 1) or take away (sign -1) ended waits' shares; open waits are skipped."""
+def add_waits(
+    conn: Connection,
+    site_id: int,
+    waits: Iterable[WaitRow],
+    thresholds: SiteThresholds,
+    sign: int = 1,
+) -> None:
+    """Add (sign 1) or take away (sign -1) ended waits' shares, judged with `thresholds` (the
+    configuration's now); open waits are skipped."""
     sums: dict[tuple[str, str, int], list[int]] = {}
     for department, agent, outcome, started, ended in waits:
         if ended >= OPEN:
             continue
         key = (department or "", agent or "", ended // WAIT_MINUTE)
-        row = sums.setdefault(key, [0, 0, 0, 0])
-        for i, value in enumerate(wait_share(outcome, started, ended)):
+        row = sums.setdefault(key, [0] * len(WAIT_FIELDS))
+        for i, value in enumerate(wait_share(outcome, started, ended, department, thresholds)):
             row[i] += sign * value
     rows = [
         {
@@ -78,10 +87,11 @@ def add_cohorts(conn: Connection, site_id: int, chats: Iterable[tuple[int, Share
     """Add (+1) or take away (−1) chats' shares of the Today sums (domain/cohort.py)."""
     rows = [
         {"site_id": site_id, "department_key": key, "minute": minute}
-        | dict(zip(COHORT_FIELDS, amount, strict=True))
+        | dict(zip((*COHORT_FIELDS, LONGEST), amount, strict=True))
         for (key, minute), amount in moves(chats).items()
     ]
-    add_to_rows(conn, t.cohort_minutes, ("site_id", "department_key", "minute"), rows)
+    keys = ("site_id", "department_key", "minute")
+    add_to_rows(conn, t.cohort_minutes, keys, rows, maxima=(LONGEST,))
 
 
 def drop_empty(conn: Connection, site_id: int) -> int:
@@ -92,7 +102,7 @@ def drop_empty(conn: Connection, site_id: int) -> int:
     return int(removed)
 
 
-def recompute(conn: Connection, site_id: int) -> None:
+def recompute(conn: Connection, site_id: int, thresholds: SiteThresholds) -> None:
     """Sums of the site from its rows, from scratch (the migration that added them)."""
     conn.execute(scoped_delete(t.wait_minutes, site_id))
     conn.execute(scoped_delete(t.time_quarters, site_id))
@@ -108,7 +118,7 @@ def recompute(conn: Connection, site_id: int) -> None:
             w.c.ended_at,
         ).where(w.c.ended_at < OPEN)
     )
-    add_waits(conn, site_id, _tuples(closed_waits))
+    add_waits(conn, site_id, _tuples(closed_waits), thresholds)
     statuses = conn.execute(
         scoped(s, site_id, s.c.status_id, s.c.started_at, s.c.ended_at).where(s.c.ended_at < OPEN)
     )
@@ -119,3 +129,117 @@ def recompute(conn: Connection, site_id: int) -> None:
 
 def _tuples(rows: Iterable[Any]) -> list[Any]:
     return [tuple(row) for row in rows]
+
+
+def rejudge(conn: Connection, site_id: int, thresholds: SiteThresholds) -> None:
+    """Judge every ended wait of the site again with `thresholds` (a change of T or S: METRICS.md
+    §7 reads them at the request, so the past is judged anew): the service-level sums of
+    wait_minutes and cohort_minutes recomputed from the rows, in the caller's transaction."""
+    _rejudge(conn, site_id, thresholds, ("in_time", "counted"))
+
+
+def recompute_service_level(conn: Connection, site_id: int, thresholds: SiteThresholds) -> None:
+    """Every sum of METRICS.md §7 from the rows (the migration that added them)."""
+    _rejudge(conn, site_id, thresholds, ("in_time", "counted", "answer_total", LONGEST))
+
+
+def _rejudge(
+    conn: Connection, site_id: int, thresholds: SiteThresholds, columns: tuple[str, ...]
+) -> None:
+    w, wm = t.waits, t.wait_minutes
+    length = w.c.ended_at - w.c.started_at
+    answered = w.c.outcome == ANSWERED
+    judged = _judgements(thresholds, w.c.route_department_id, answered, length)
+    same_minute = and_(
+        w.c.site_id == wm.c.site_id,
+        w.c.ended_at >= wm.c.minute * WAIT_MINUTE,
+        w.c.ended_at < (wm.c.minute + 1) * WAIT_MINUTE,
+        func.coalesce(w.c.route_department_id, "") == wm.c.route_department_key,
+        func.coalesce(w.c.route_agent_id, "") == wm.c.route_agent_key,
+    )
+    conn.execute(
+        update(wm)
+        .where(wm.c.site_id == site_id)
+        .values(
+            {
+                name: select(func.coalesce(func.sum(judged[name]), 0))
+                .where(same_minute)
+                .scalar_subquery()
+                for name in ("in_time", "counted")
+            }
+        )
+    )
+    c, cm = t.chats, t.cohort_minutes
+    first = c.c.first_wait_length
+    accepted = c.c.accepted_at.is_not(None)
+    judged = _judgements(thresholds, c.c.first_wait_department_id, accepted, first)
+    judged["answer_total"] = case((accepted, first), else_=0)
+    judged[LONGEST] = first
+    for site_wide in (True, False):
+        same = [
+            c.c.site_id == cm.c.site_id,
+            c.c.requested_at >= cm.c.minute * MINUTE,
+            c.c.requested_at < (cm.c.minute + 1) * MINUTE,
+            c.c.first_wait_ended_at.is_not(None),
+        ]
+        if not site_wide:
+            same.append(c.c.cohort_department_id == cm.c.department_key)
+        values = {
+            name: select(
+                func.coalesce((func.max if name == LONGEST else func.sum)(judged[name]), 0)
+            )
+            .where(*same)
+            .scalar_subquery()
+            for name in columns
+        }
+        key_is = cm.c.department_key == "" if site_wide else cm.c.department_key != ""
+        conn.execute(update(cm).where(cm.c.site_id == site_id, key_is).values(values))
+
+
+def _judgements(
+    thresholds: SiteThresholds, department: Any, answered: Any, length: Any
+) -> dict[str, Any]:
+    """SQL of Thresholds.judge: "in_time" and "counted" of a wait of `length` µs whose route
+    department is the column `department`."""
+    site = thresholds.site
+    t_of: dict[str, int] = {}
+    s_of: dict[str, int] = {}
+    for department_id in thresholds.overrides:
+        own = thresholds.of(department_id)
+        t_of[department_id] = own.service_level_seconds * SECOND
+        s_of[department_id] = own.short_abandon_seconds * SECOND
+    limit = (
+        case(t_of, value=department, else_=site.service_level_seconds * SECOND)
+        if t_of
+        else (literal(site.service_level_seconds * SECOND))
+    )
+    short = (
+        case(s_of, value=department, else_=site.short_abandon_seconds * SECOND)
+        if s_of
+        else (literal(site.short_abandon_seconds * SECOND))
+    )
+    return {
+        "in_time": case((and_(answered, length <= limit), 1), else_=0),
+        "counted": case((answered, 1), (length >= short, 1), else_=0),
+    }
+
+
+def refresh_longest(conn: Connection, site_id: int, key: str, minutes: list[int]) -> None:
+    """Set LONGEST of the cohort rows (`key`, each of `minutes`) from the chats they still sum
+    (after a prune took some away)."""
+    c, cm = t.chats, t.cohort_minutes
+    same = [
+        c.c.site_id == cm.c.site_id,
+        c.c.requested_at >= cm.c.minute * MINUTE,
+        c.c.requested_at < (cm.c.minute + 1) * MINUTE,
+        c.c.first_wait_ended_at.is_not(None),
+    ]
+    if key:
+        same.append(c.c.cohort_department_id == key)
+    longest = select(func.coalesce(func.max(c.c.first_wait_length), 0)).where(*same)
+    for chunk in in_chunks(minutes):
+        conn.execute(
+            update(cm)
+            .where(cm.c.site_id == site_id, cm.c.department_key == key, cm.c.minute.in_(chunk))
+            .values({LONGEST: longest.scalar_subquery()})
+        )

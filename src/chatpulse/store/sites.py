@@ -8,11 +8,19 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from chatpulse.domain.service_level import (
+    DEFAULT_SERVICE_LEVEL_SECONDS,
+    DEFAULT_SHORT_ABANDON_SECONDS,
+    Thresholds,
+)
 from chatpulse.domain.statuses import BUILT_IN_STATUSES
+from chatpulse.store import config, rollups
 from chatpulse.store import tables as t
+from chatpulse.store.config import writing
 from chatpulse.store.scoped import scoped, scoped_update
 
 ALL_SCOPES = ("realtime.read", "events.write", "config.read", "config.write", "admin")
@@ -26,6 +34,8 @@ class Site:
     id: int
     name: str
     time_zone: str
+    service_level_seconds: int = DEFAULT_SERVICE_LEVEL_SECONDS
+    short_abandon_seconds: int = DEFAULT_SHORT_ABANDON_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +56,12 @@ def hash_token(token: str) -> str:
 
 
 def create_site(
-    engine: Engine, name: str, time_zone: str, now: int, site_id: int | None = None
+    engine: Engine,
+    name: str,
+    time_zone: str,
+    now: int,
+    site_id: int | None = None,
+    thresholds: Thresholds | None = None,
 ) -> Site:
     """A new site with the three built-in agent statuses."""
     with engine.connect().execution_options(chatpulse_write=True) as conn, conn.begin():
@@ -55,9 +70,16 @@ def create_site(
             site_id = max(FIRST_SITE_ID, (highest or 0) + 1)
         elif conn.execute(select(t.sites.c.id).where(t.sites.c.id == site_id)).first():
             raise SiteExists(f"site {site_id} already exists")
+        own = thresholds or Thresholds()
         conn.execute(
             insert(t.sites).values(
-                id=site_id, name=name, time_zone=time_zone, last_sequence=0, created_at=now
+                id=site_id,
+                name=name,
+                time_zone=time_zone,
+                last_sequence=0,
+                created_at=now,
+                service_level_seconds=own.service_level_seconds,
+                short_abandon_seconds=own.short_abandon_seconds,
             )
         )
         conn.execute(
@@ -75,24 +97,50 @@ def create_site(
                 for s in BUILT_IN_STATUSES
             ],
         )
-    return Site(site_id, name, time_zone)
+    return Site(site_id, name, time_zone, own.service_level_seconds, own.short_abandon_seconds)
+
+
+def _site(row: Any) -> Site:
+    return Site(
+        row.id, row.name, row.time_zone, row.service_level_seconds, row.short_abandon_seconds
+    )
 
 
 def get_site(engine: Engine, site_id: int) -> Site | None:
     with engine.connect() as conn:
         row = conn.execute(select(t.sites).where(t.sites.c.id == site_id)).first()
-    return Site(row.id, row.name, row.time_zone) if row else None
+    return _site(row) if row else None
 
 
-def update_site(engine: Engine, site_id: int, name: str, time_zone: str) -> Site:
-    with engine.begin() as conn:
-        conn.execute(
-            update(t.sites)
-            .where(t.sites.c.id == site_id)
-            # The zone sets views' default windows: cached answers must not outlive it.
-            .values(name=name, time_zone=time_zone, config_version=t.sites.c.config_version + 1)
-        )
-    return Site(site_id, name, time_zone)
+def update_site(
+    engine: Engine,
+    site_id: int,
+    name: str | None,
+    time_zone: str | None,
+    thresholds: Thresholds | None,
+) -> Site | None:
+    """Change what is given (None: keep it), under the site's write lock: a change of the
+    thresholds judges every ended wait again in the same transaction (METRICS.md §7), as ingest
+    would judge it. None when the site does not exist."""
+    s = t.sites
+    with writing(engine, site_id) as conn:  # moves the configuration version: no stale answers
+        row = conn.execute(select(s).where(s.c.id == site_id)).first()
+        if row is None:
+            return None
+        values: dict[str, Any] = {}
+        if name is not None:
+            values["name"] = name
+        if time_zone is not None:
+            values["time_zone"] = time_zone
+        before = Thresholds(row.service_level_seconds, row.short_abandon_seconds)
+        if thresholds is not None and thresholds != before:
+            values["service_level_seconds"] = thresholds.service_level_seconds
+            values["short_abandon_seconds"] = thresholds.short_abandon_seconds
+        if values:
+            conn.execute(update(s).where(s.c.id == site_id).values(**values))
+        if "service_level_seconds" in values:
+            rollups.rejudge(conn, site_id, config.thresholds(conn, site_id))
+        return _site(conn.execute(select(s).where(s.c.id == site_id)).one())
 
 
 def last_sequence(conn: Connection, site_id: int) -> int:

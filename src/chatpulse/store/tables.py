@@ -21,7 +21,7 @@ from sqlalchemy import (
     and_,
 )
 
-from chatpulse.domain.cohort import COHORT_FIELDS
+from chatpulse.domain.cohort import COHORT_FIELDS, LONGEST
 from chatpulse.domain.rollups import WAIT_FIELDS
 
 metadata = MetaData(
@@ -53,6 +53,9 @@ sites = Table(
     # (department_versions); behind last_sequence when a release that keeps no such record
     # ingested meanwhile (a rolling upgrade): readers then key department views by the site.
     Column("departments_upto", BigInteger, nullable=False, default=0, server_default="0"),
+    # METRICS.md §7: T and S in whole seconds (departments may override them).
+    Column("service_level_seconds", Integer, nullable=False, default=30, server_default="30"),
+    Column("short_abandon_seconds", Integer, nullable=False, default=0, server_default="0"),
 )
 
 tokens = Table(
@@ -77,6 +80,9 @@ departments = Table(
     Column("is_available_in_live_chat", Boolean, nullable=False),
     Column("is_deleted", Boolean, nullable=False),
     Column("doc", Text, nullable=False),  # the Comm100 object as JSON
+    # The department's own T and S (METRICS.md §7), None: the site's.
+    Column("service_level_seconds", Integer),
+    Column("short_abandon_seconds", Integer),
 )
 
 agents = Table(
@@ -148,6 +154,7 @@ chats = Table(
     Column("wait_started_at", BigInteger),
     Column("first_wait_ended_at", BigInteger),
     Column("first_wait_length", BigInteger),
+    Column("first_wait_department_id", ID),
     Column("accepted_at", BigInteger),
     Column("ended_at", BigInteger),
     Column("transferred", Boolean, nullable=False),
@@ -264,6 +271,20 @@ cohort_minutes = Table(
     Column("department_key", String(36), primary_key=True),
     Column("minute", BigInteger, primary_key=True, autoincrement=False),
     *[Column(name, BigInteger, nullable=False) for name in COHORT_FIELDS],
+    Column(LONGEST, BigInteger, nullable=False),  # a maximum, not a sum (domain/cohort.py)
+)
+
+# `chat.missed` events (METRICS.md §7, Agents' missedChats), one row per event.
+missed_offers = Table(
+    "missed_offers",
+    metadata,
+    _site(),
+    Column("event_id", ID, primary_key=True),
+    Column("agent_id", ID, nullable=False),
+    Column("chat_id", ID, nullable=False),
+    Column("missed_at", BigInteger, nullable=False),
+    Index(None, "site_id", "missed_at", "agent_id"),  # covering: counts per agent in a window
+    Index(None, "site_id", "chat_id"),  # prune: a chat's
 )
 
 # Ended waits per minute of their end and route target ("" where a wait had none).
@@ -340,6 +361,7 @@ PROJECTIONS = (
     agent_states,
     visitors,
     invitations,
+    missed_offers,
     cohort_minutes,
     wait_minutes,
     time_quarters,

@@ -35,15 +35,39 @@ class SiteRow:
     time_zone: str | None
     name: str
     departments_upto: int  # store/tables.py: department_versions are whole up to here
+    service_level_seconds: int = 30  # the site's thresholds (METRICS.md §7)
+    short_abandon_seconds: int = 0
 
     @property
     def departments_recorded(self) -> bool:
         return self.departments_upto == self.last_sequence
 
 
+def site_row(row: Any) -> SiteRow:
+    """A SiteRow from the columns of SITE_COLUMNS, in that order."""
+    return SiteRow(
+        int(row[0] or 0),
+        int(row[1] or 0),
+        row[2],
+        row[3],
+        int(row[4] or 0),
+        int(row[5]),
+        int(row[6]),
+    )
+
+
+SITE_COLUMNS = (
+    "last_sequence",
+    "config_version",
+    "time_zone",
+    "name",
+    "departments_upto",
+    "service_level_seconds",
+    "short_abandon_seconds",
+)
 _SELECT = (
-    "SELECT last_sequence, config_version, time_zone, name, departments_upto"
-    " FROM sites WHERE id = ?"
+    "SELECT last_sequence, config_version, time_zone, name, departments_upto,"
+    " service_level_seconds, short_abandon_seconds FROM sites WHERE id = ?"
 )
 _DEPARTMENT = "SELECT sequence FROM department_versions WHERE site_id = ? AND department_key = ?"
 
@@ -117,9 +141,7 @@ class SiteVersions:
             row = conn.execute(_SELECT, (site_id,)).fetchone()
             if row is None:
                 return None
-            found = self._rows[site_id] = SiteRow(
-                int(row[0] or 0), int(row[1] or 0), row[2], row[3], int(row[4] or 0)
-            )
+            found = self._rows[site_id] = site_row(row)
         return found
 
     def _close(self) -> None:
@@ -251,8 +273,8 @@ def _probe_sql(departments: int) -> str:
         for _ in range(departments)
     )
     return (
-        "SELECT last_sequence, config_version, time_zone, name, departments_upto"
-        f"{columns} FROM sites WHERE id = %s"
+        "SELECT last_sequence, config_version, time_zone, name, departments_upto,"
+        f" service_level_seconds, short_abandon_seconds{columns} FROM sites WHERE id = %s"
     )
 
 
@@ -263,8 +285,8 @@ class Probed:
         self._row: SiteRow | None = None
         self._departments: dict[str, int] = {}
         if row is not None:
-            self._row = SiteRow(int(row[0]), int(row[1]), row[2], row[3], int(row[4]))
-            self._departments = {key: int(v or 0) for key, v in zip(keys, row[5:], strict=True)}
+            self._row = site_row(row)
+            self._departments = {key: int(v or 0) for key, v in zip(keys, row[7:], strict=True)}
 
     def read(self, site_id: int) -> SiteRow | None:
         return self._row

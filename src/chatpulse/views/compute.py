@@ -9,10 +9,11 @@ from sqlalchemy import Connection, Engine
 from chatpulse.domain.live import LiveState
 from chatpulse.domain.site_config import SiteConfig
 from chatpulse.domain.window import Window
-from chatpulse.store.live import live_states
+from chatpulse.store.live import live_states, load_config
 from chatpulse.store.versions import SiteRow
 from chatpulse.views.agents import agents_page
 from chatpulse.views.common import check_department
+from chatpulse.views.intervals import intervals
 from chatpulse.views.query import LIVE_VIEWS, ViewQuery
 from chatpulse.views.queue import queue
 from chatpulse.views.rightnow import right_now
@@ -33,7 +34,7 @@ def compute_at(
     cached answer serves: the views of the present moment from the site's live state in memory
     (store/live.py), moved to the snapshot's sequence first; Today with the configuration
     at the snapshot's version."""
-    if view == "Today":  # only the configuration: no state loaded or folded for it
+    if view in ("Today", "Intervals"):  # only the configuration: no state loaded or folded
         config = live_states(engine).config_at(conn, site_id, row)
         return compute(conn, site_id, view, query, now, window, config=config)
     if view not in LIVE_VIEWS:
@@ -58,13 +59,18 @@ def compute(
     if live is not None:
         config = live.config
     department = check_department(conn, site_id, query.department_id, config)
+    extended = query.extended
     if view == "RightNow":
-        return right_now(conn, site_id, department, live)
+        return right_now(conn, site_id, department, live, now, extended)
     if view == "Queue":
-        return queue(conn, site_id, now, department, live)
+        return queue(conn, site_id, now, department, live, extended)
     assert window is not None
     if view == "Today":
-        return today(conn, site_id, window, department, config)
+        return today(conn, site_id, window, department, config, extended)
+    if view == "Intervals":
+        if config is None:
+            config = load_config(conn, site_id, 0)
+        return intervals(conn, site_id, window, department, query.interval_minutes, config)
     return agents_page(
         conn,
         site_id,
@@ -74,4 +80,5 @@ def compute(
         query.page_size,
         query.include_status_distribution,
         live,
+        extended,
     )

@@ -7,13 +7,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chatpulse.domain.errors import BadParameter
 from chatpulse.domain.params import bool_param, int_param
 from chatpulse.domain.window import Window, resolve_window
 
-VIEWS = ("Agents", "Queue", "Today", "RightNow")
-WINDOWED = ("Agents", "Today", "RightNow")
+# Comm100's four, then the extension view Intervals (SPEC.md §3.7).
+VIEWS = ("Agents", "Queue", "Today", "RightNow", "Intervals")
+COMM100_VIEWS = VIEWS[:4]  # what a stream sends when it names no views
+WINDOWED = ("Agents", "Today", "RightNow", "Intervals")
 # Views whose JSON changes with the clock alone (wait times, open intervals).
-TIME_DEPENDENT = ("Agents", "Queue", "Today")
+TIME_DEPENDENT = ("Agents", "Queue", "Today", "Intervals")
+INTERVAL_MINUTES = (15, 30, 60)
 # The views of the present moment, read from the live state in memory (store/live.py).
 LIVE_VIEWS = ("RightNow", "Queue", "Agents")
 
@@ -52,6 +56,14 @@ def _integer(default: int, low: int, high: int | None) -> Callable[[str, str | N
     return lambda name, value: int_param(name, value, default, low, high)
 
 
+def _interval_minutes(name: str, value: str | None) -> int:
+    if value is None:
+        return 60
+    if value.strip() not in ("15", "30", "60"):
+        raise BadParameter(name, "must be 15, 30 or 60")
+    return int(value)
+
+
 def _bounds(low: int, high: int) -> dict[str, Any]:
     return {"type": "integer", "minimum": low, "maximum": high}
 
@@ -86,6 +98,22 @@ PARAMS = (
     Param("utcOffset", "utc_offset", _text, "Minutes east of UTC", _bounds(-720, 840), WINDOWED),
     Param("startTime", "start_time", _text, "ISO 8601 date or date-time", {}, WINDOWED),
     Param("endTime", "end_time", _text, "ISO 8601 date or date-time", {}, WINDOWED),
+    Param(
+        "extended",
+        "extended",
+        bool_param,
+        "Add the fields beyond Comm100's (service level, longest wait, agent states)",
+        {"type": "boolean"},
+        VIEWS,
+    ),
+    Param(
+        "intervalMinutes",
+        "interval_minutes",
+        _interval_minutes,
+        "Length of each bucket",
+        {"type": "integer", "enum": list(INTERVAL_MINUTES)},
+        ("Intervals",),
+    ),
 )
 
 
@@ -101,11 +129,19 @@ class ViewQuery:
     page_index: int = 1
     page_size: int = 10
     include_status_distribution: bool = False
+    extended: bool = False
+    interval_minutes: int = 60
 
     @classmethod
     def parse(cls, params: Mapping[str, str | None]) -> ViewQuery:
         """Check every parameter the views know (unknown ones are ignored)."""
         return cls(**{p.field: p.read(p.name, params.get(p.name)) for p in PARAMS})
+
+
+def time_dependent(view: str, query: ViewQuery) -> bool:
+    """Whether the view's JSON changes with the clock alone (RightNow's only with extended
+    fields: its longest wait)."""
+    return view in TIME_DEPENDENT or (view == "RightNow" and query.extended)
 
 
 def parameters(*views: str) -> list[dict[str, Any]]:

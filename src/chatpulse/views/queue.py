@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from chatpulse.domain.live import LiveState
 from chatpulse.domain.queue_metrics import WaitSums, wait_time
 from chatpulse.domain.statuses import ONLINE
+from chatpulse.store import config as config_store
 from chatpulse.store import live_totals
 from chatpulse.store.reads import queue as reads
 from chatpulse.store.reads.common import AgentNow
@@ -35,18 +36,23 @@ def queue(
     now: int,
     department_id: str | None,
     live: LiveState | None = None,
+    extended: bool = False,
 ) -> list[dict[str, Any]]:
-    """From the live state in memory when it reaches back an hour, else from the projections."""
+    """From the live state in memory when it reaches back an hour, else from the projections.
+    `extended`: each row with its longest wait and service levels (METRICS.md §7)."""
     ended = live.ended_waits(now, department_id) if live is not None else None
     if live is not None and ended is not None:
-        return _queue_live(live, ended, now, department_id)
+        return _queue_live(live, ended, now, department_id, extended)
     rows: dict[Target, _Row] = {}
     # A department's Queue is its row only: the waits routed to it.
     for w in reads.open_waits(conn, site_id, department_id):
         row = rows.setdefault(_target(w.route_department_id, w.route_agent_id), _Row())
         row.waiting.append((w.started_at, w.visitor_id, w.contact_identity_id))
+    thresholds = (
+        live.config.thresholds if live is not None else config_store.thresholds(conn, site_id)
+    )
     for (route_department, route_agent), sums in reads.ended_wait_totals(
-        conn, site_id, now, department_id
+        conn, site_id, now, thresholds, department_id
     ).items():
         rows.setdefault(_target(route_department, route_agent), _Row()).ended.add(sums)
 
@@ -57,11 +63,15 @@ def queue(
         agents, docs = reads.queue_agents(conn, site_id, ids)  # active ones only
         return [(agent, docs[agent.agent_id]) for agent in agents.values()]
 
-    return _assemble(rows, departments, totals, agents_of, now, department_id)
+    return _assemble(rows, departments, totals, agents_of, now, department_id, extended)
 
 
 def _queue_live(
-    live: LiveState, ended: dict[Target, WaitSums], now: int, department_id: str | None
+    live: LiveState,
+    ended: dict[Target, WaitSums],
+    now: int,
+    department_id: str | None,
+    extended: bool,
 ) -> list[dict[str, Any]]:
     rows: dict[Target, _Row] = {}
     for chat in live.open_waits(department_id):
@@ -81,7 +91,7 @@ def _queue_live(
         found = [config.agents.get(agent_id) for agent_id in ids]
         return [(agent_now(live, a.agent_id), a.doc) for a in found if a is not None and a.active]
 
-    return _assemble(rows, departments, totals, agents_of, now, department_id)
+    return _assemble(rows, departments, totals, agents_of, now, department_id, extended)
 
 
 def _assemble(
@@ -91,8 +101,20 @@ def _assemble(
     agents_of: Callable[[list[str]], list[tuple[AgentNow, Any]]],
     now: int,
     department_id: str | None,
+    extended: bool,
 ) -> list[dict[str, Any]]:
     site = totals.get("", {})
+
+    def _render(
+        row: _Row,
+        now: int,
+        department: dict[str, Any] | None,
+        agent: dict[str, Any] | None,
+        ongoing: int,
+        capacity: int,
+    ) -> dict[str, Any]:
+        return _rendered(row, now, department, agent, ongoing, capacity, extended)
+
     ongoing: dict[str | None, int] = {k: v["ongoing_chats"] for k, v in totals.items() if k}
     ongoing[None] = site.get("ongoing_chats", 0) - sum(ongoing.values())  # chats of no department
     capacity = {k: v["online_capacity"] for k, v in totals.items() if k}
@@ -129,17 +151,18 @@ def _target(department_id: str | None, agent_id: str | None) -> Target:
     return (department_id, None) if department_id else (None, agent_id)
 
 
-def _render(
+def _rendered(
     row: _Row,
     now: int,
     department: dict[str, Any] | None,
     agent: dict[str, Any] | None,
     ongoing: int,
     capacity: int,
+    extended: bool,
 ) -> dict[str, Any]:
     waiting = sorted(row.waiting)
     ended = row.ended
-    return {
+    out = {
         "routeToDepartmentId": department["id"] if department else None,
         "routeToDepartment": department,
         "routeToAgentId": agent["id"] if agent else None,
@@ -160,3 +183,8 @@ def _render(
             for started, visitor_id, contact in waiting
         ],
     }
+    if extended:
+        out["longestWaitTime"] = wait_time(now, waiting[0][0]) if waiting else 0
+        out["serviceLevelinLast30Mins"] = ended.service_level_30
+        out["serviceLevelinLast60Mins"] = ended.service_level_60
+    return out

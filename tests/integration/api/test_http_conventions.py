@@ -385,20 +385,35 @@ def test_not_ready_while_the_schema_is_not_migrated(tmp_path: Path, clock: Fixed
 # ---------------------------------------------------------------- site
 
 
+def site_doc(site: SiteClient, name: str, zone: str, t: int = 30, s: int = 0) -> dict[str, Any]:
+    return {
+        "id": site.site_id,
+        "name": name,
+        "timeZone": zone,
+        "serviceLevelSeconds": t,
+        "shortAbandonSeconds": s,
+    }
+
+
 def test_site_get_and_put(site: SiteClient) -> None:
-    assert site.get(SITE) == {"id": site.site_id, "name": "Test site", "timeZone": "UTC"}
+    assert site.get(SITE) == site_doc(site, "Test site", "UTC")
     response = site.http.put(SITE, json={"name": "Acme", "timeZone": "America/Toronto"})
-    expected = {"id": site.site_id, "name": "Acme", "timeZone": "America/Toronto"}
+    expected = site_doc(site, "Acme", "America/Toronto")
     assert response.status_code == 200
     assert response.json() == expected
     assert site.get(SITE) == expected
     round_trip = site.http.put(SITE, json=expected)
     assert round_trip.json() == expected
+    changed = site_doc(site, "Acme", "America/Toronto", 20, 5)
+    assert site.http.put(SITE, json=changed).json() == changed
+    assert site.get(SITE) == changed
+    # PUT replaces: thresholds left out take their defaults again (SPEC.md §5).
+    assert site.http.put(SITE, json={"name": "Acme"}).json() == site_doc(site, "Acme", "UTC")
 
 
 def test_site_is_readable_with_any_scope_and_writable_with_admin(site: SiteClient) -> None:
     reader = site.server.client(new_token(site, "wallboard", "realtime.read")["token"])
-    assert reader.get(SITE).json() == {"id": site.site_id, "name": "Test site", "timeZone": "UTC"}
+    assert reader.get(SITE).json() == site_doc(site, "Test site", "UTC")
     message = "this token lacks the admin scope"
     assert_problem(
         reader.put(SITE, json={"name": "Mine", "timeZone": "UTC"}),
@@ -427,6 +442,20 @@ def test_invalid_site_bodies_name_the_field(site: SiteClient) -> None:
         ({"timeZone": "UTC"}, "name", "is required"),
         ({"name": "Acme", "id": site.site_id + 1}, "id", "must be the id of this token's site"),
         ({"name": "Acme", "locale": "fr"}, "locale", "is not a known field"),
+        ({"name": "Acme", "serviceLevelSeconds": 0}, "serviceLevelSeconds", T_RANGE),
+        ({"name": "Acme", "serviceLevelSeconds": 3601}, "serviceLevelSeconds", T_RANGE),
+        (
+            {"name": "Acme", "serviceLevelSeconds": "30"},
+            "serviceLevelSeconds",
+            "must be an integer",
+        ),
+        (
+            {"name": "Acme", "serviceLevelSeconds": None},
+            "serviceLevelSeconds",
+            "must be an integer",
+        ),
+        ({"name": "Acme", "shortAbandonSeconds": -1}, "shortAbandonSeconds", S_RANGE),
+        ({"name": "Acme", "shortAbandonSeconds": 3601}, "shortAbandonSeconds", S_RANGE),
     ]
     for body, field, message in cases:
         assert_problem(
@@ -436,7 +465,12 @@ def test_invalid_site_bodies_name_the_field(site: SiteClient) -> None:
             f"{field} {message}",
             [{"field": field, "message": message}],
         )
-    assert site.get(SITE) == {"id": site.site_id, "name": "Test site", "timeZone": "UTC"}
+    assert site.get(SITE) == site_doc(site, "Test site", "UTC")
+
+
+T_RANGE = "must be an integer from 1 to 3600"
+INTEGER = "must be an integer"
+S_RANGE = "must be an integer from 0 to 3600"
 
 
 # ---------------------------------------------------------------- tokens

@@ -31,7 +31,9 @@ AGENTS = "/api/v3/agents"
 STATUSES = "/api/v3/livechat/agentStatuses"
 SITE = "/api/v3/site"
 TOKENS = "/api/v3/tokens"
-VIEWS = ("RightNow", "Queue", "Today", "Agents")
+VIEWS = ("RightNow", "Queue", "Today", "Agents", "Intervals")
+# Every view with every field it can show: the extension fields too (SPEC.md §3.6).
+EVERYTHING = {"includeStatusDistribution": "true", "extended": "true"}
 
 # Site A's things; site B uses other ids, so any of these in an answer to B is a leak.
 A_DEPT, A_AGENT, A_STATUS = uid("dept", 1), uid("agent", 1), uid("status", 1)
@@ -43,7 +45,12 @@ B_DEPT, B_AGENT, B_STATUS = uid("dept", 2), uid("agent", 2), uid("status", 2)
 B_EVENT = uid("event", 101)
 NEVER = uid("dept", 99)  # an id no site has
 
-B_RIGHT_NOW = right_now(loggedInAgents=1)
+B_RIGHT_NOW = right_now(loggedInAgents=1) | {
+    "longestWaitTime": 0,
+    "availableAgents": 1,  # Bob, online with none of his 3 chats
+    "awayAgents": 0,
+    "freeChatSlots": 3,
+}
 NOT_YOUR_SITE = problem(
     403,
     "siteId is not the site of this token",
@@ -77,7 +84,7 @@ def snapshot(site: SiteClient) -> dict[str, Any]:
         "tokens": site.get(TOKENS),
     }
     for view in VIEWS:
-        out[view] = site.get(f"{REALTIME}/{view}", includeStatusDistribution="true")
+        out[view] = site.get(f"{REALTIME}/{view}", **EVERYTHING)
     return out
 
 
@@ -90,7 +97,7 @@ def sites(site: SiteClient, other_site: SiteClient) -> Iterator[Sites]:
     b.ok_events(ev("agent.status_changed", -600, B_EVENT, agentId=B_AGENT, statusId=ONLINE))
     response = b.http.post(STATUSES, json={"id": B_STATUS, "name": "Beta Break", "type": "away"})
     assert response.status_code == 201, response.text
-    b_views_before = {v: b.get(f"{REALTIME}/{v}", includeStatusDistribution="true") for v in VIEWS}
+    b_views_before = {v: b.get(f"{REALTIME}/{v}", **EVERYTHING) for v in VIEWS}
 
     a.department(1, "Alpha Sales")
     response = a.http.post(
@@ -174,7 +181,7 @@ def forbidden_for_other_site(ctx: Sites, method: str, path: str, **kwargs: Any) 
 def check_view(view: str) -> Callable[[Sites], None]:
     def check(ctx: Sites) -> None:
         path = f"{REALTIME}/{view}"
-        answer = ctx.b.get(path, includeStatusDistribution="true")
+        answer = ctx.b.get(path, **EVERYTHING)
         assert answer == ctx.b_views_before[view]
         if view == "RightNow":
             assert answer == B_RIGHT_NOW
@@ -200,8 +207,8 @@ def check_stream(ctx: Sites) -> None:
         assert unknown.json()["errors"] == [
             {"field": "departmentId", "message": f"unknown department {A_DEPT}"}
         ]
-        for view in ("Agents", "Queue", "RightNow"):
-            params = {"views": view, "includeStatusDistribution": "true"}
+        for view in ("Agents", "Queue", "RightNow", "Intervals"):
+            params = {"views": view, **EVERYTHING}
             with client.stream("GET", path, params=params) as response:
                 assert response.status_code == 200
                 first = SseReader(response.iter_lines()).next_event()
@@ -341,7 +348,13 @@ def check_post_status(ctx: Sites) -> None:
 
 
 def check_get_site(ctx: Sites) -> None:
-    assert ctx.b.get(SITE) == {"id": ctx.b.site_id, "name": "Other site", "timeZone": "UTC"}
+    assert ctx.b.get(SITE) == {
+        "id": ctx.b.site_id,
+        "name": "Other site",
+        "timeZone": "UTC",
+        "serviceLevelSeconds": 30,
+        "shortAbandonSeconds": 0,
+    }
     forbidden_for_other_site(ctx, "GET", SITE)
 
 
@@ -353,7 +366,13 @@ def check_put_site(ctx: Sites) -> None:
     assert into_a.json()["errors"] == [
         {"field": "id", "message": "must be the id of this token's site"}
     ]
-    assert ctx.b.get(SITE) == {"id": ctx.b.site_id, "name": "Other site", "timeZone": "UTC"}
+    assert ctx.b.get(SITE) == {
+        "id": ctx.b.site_id,
+        "name": "Other site",
+        "timeZone": "UTC",
+        "serviceLevelSeconds": 30,
+        "shortAbandonSeconds": 0,
+    }
 
 
 def check_post_token(ctx: Sites) -> None:

@@ -44,6 +44,8 @@ def department_doc(site: SiteClient, department_id: str, name: str, **extra: Any
         "isAvailableInLiveChat": True,
         "isAvailableInTicketingAndMessaging": False,
         "isDeleted": False,
+        "serviceLevelSeconds": None,  # the site's thresholds (METRICS.md §7)
+        "shortAbandonSeconds": None,
         **extra,
     }
 

@@ -272,7 +272,7 @@ def test_an_unknown_view_is_a_bad_request_naming_views(site: SiteClient) -> None
     response = site.http.get(STREAM, params={"views": "RightNow,Bogus"})
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
-    message = "unknown view 'Bogus'; use a comma list of Agents, Queue, Today, RightNow"
+    message = "unknown view 'Bogus'; use a comma list of Agents, Queue, Today, RightNow, Intervals"
     assert response.json() == problem(
         400, f"views {message}", [{"field": "views", "message": message}]
     )
@@ -338,6 +338,8 @@ def test_the_stream_is_described_in_the_openapi_document(server: Server) -> None
         ("query", "utcOffset"),
         ("query", "startTime"),
         ("query", "endTime"),
+        ("query", "extended"),
+        ("query", "intervalMinutes"),
         ("header", "Last-Event-ID"),
         ("query", "siteId"),
         ("header", "x-api-siteid"),

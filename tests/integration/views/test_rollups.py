@@ -98,10 +98,11 @@ def test_the_migration_fills_the_sums_as_ingest_keeps_them(site: SiteClient) -> 
     minute_of_end = (site.server.clock.now() - 40_000_000) // 60_000_000  # 11:59
     dept = uid("dept", 1)
     assert {row[1:] for row in kept["wait_minutes"]} == {
-        (minute_of_end, dept, "", 1, 60_000_000, 1, 0),  # c9: 60 s, abandoned
-        (minute_of_end - 149, dept, "", 1, 10_000_000, 0, 0),  # c1 accepted 09:30:10
-        (minute_of_end - 4, dept, "", 1, 10_000_000, 0, 0),  # c2 accepted 11:55:10
-        (minute_of_end - 116, dept, "", 1, 10_000_000, 0, 0),  # c3 accepted 10:03:30
+        # ..., answered in time (≤ T 30 s), counted (every answer; an abandon ≥ S 0 s)
+        (minute_of_end, dept, "", 1, 60_000_000, 1, 0, 0, 1),  # c9: 60 s, abandoned
+        (minute_of_end - 149, dept, "", 1, 10_000_000, 0, 0, 1, 1),  # c1 accepted 09:30:10
+        (minute_of_end - 4, dept, "", 1, 10_000_000, 0, 0, 1, 1),  # c2 accepted 11:55:10
+        (minute_of_end - 116, dept, "", 1, 10_000_000, 0, 0, 1, 1),  # c3 accepted 10:03:30
     }
     cfg = migrate.alembic_config()
     with engine.begin() as conn:

@@ -76,6 +76,9 @@ def test_agents_and_chats_move_the_running_totals() -> None:
         "waiting_chats": 0,
         "ongoing_chats": 1,
         "visitors_on_site": 1,
+        "available": 1,  # a1: 1 of 3
+        "away": 1,  # a2
+        "free_slots": 2,  # a1's 3 − 1
     }
     assert state.figures(D2) == {
         "logged_in": 1,
@@ -86,6 +89,9 @@ def test_agents_and_chats_move_the_running_totals() -> None:
         "waiting_chats": 0,
         "ongoing_chats": 0,
         "visitors_on_site": 0,
+        "available": 0,
+        "away": 1,  # a2 is in D2 too
+        "free_slots": 0,
     }
     assert [c.chat_id for c in state.open_waits(None)] == []
 
@@ -116,11 +122,14 @@ def test_ended_waits_of_the_last_hour_by_route_target() -> None:
     state = empty()
     state.fold(log.events)
     now = T0 + 6000 * S
+    # Judged with the default thresholds (T 30 s, S 0): c3 answered late, c2 switched: both
+    # counted, neither in time.
+    c3 = WaitSums(1, 4000 * S, 0, 0, 0, 0, in_time_60=0, counted_60=1)
     assert state.ended_waits(now, None) == {
-        (D1, None): WaitSums(1, 4000 * S, 0, 0, 0, 0),
-        (None, "a1"): WaitSums(1, 5940 * S, 1, 5940 * S, 0, 1),
+        (D1, None): c3,
+        (None, "a1"): WaitSums(1, 5940 * S, 1, 5940 * S, 0, 1, 0, 1, 0, 1),
     }
-    assert state.ended_waits(now, D1) == {(D1, None): WaitSums(1, 4000 * S, 0, 0, 0, 0)}
+    assert state.ended_waits(now, D1) == {(D1, None): c3}
     # An hour that starts before what memory holds: the caller reads the projections.
     assert state.ended_waits(T0 - 30 * S, None) is None
     state.forget_before(now - 65 * WAIT_MINUTE)
@@ -182,11 +191,16 @@ def test_ended_waits_by_minute_sums_equal_a_count_wait_by_wait() -> None:
             if department is not None and w.target[0] != department:
                 continue
             sums = expected.setdefault(w.target, WaitSums())
+            in_time = w.outcome == "answered" and w.length <= 30 * S  # the default T, S 0
             sums.count_60 += 1
             sums.total_60 += w.length
+            sums.in_time_60 += in_time
+            sums.counted_60 += 1
             if w.ended_at > now - 30 * WAIT_MINUTE:
                 sums.count_30 += 1
                 sums.total_30 += w.length
                 sums.abandoned_30 += w.outcome == "abandoned"
                 sums.switched_30 += w.outcome == "switched"
+                sums.in_time_30 += in_time
+                sums.counted_30 += 1
         assert state.ended_waits(now, department) == expected, now

@@ -10,6 +10,7 @@ from chatpulse.domain.rollups import (
     whole_minutes,
     whole_quarters,
 )
+from chatpulse.domain.service_level import SiteThresholds, Thresholds
 
 S = 1_000_000  # µs in a second
 
@@ -55,6 +56,19 @@ def test_whole_periods_inside_a_window() -> None:
 
 
 def test_a_wait_share_counts_its_outcome() -> None:
-    assert wait_share("abandoned", 10 * S, 25 * S) == (1, 15 * S, 1, 0)
-    assert wait_share("switched", 10 * S, 11 * S) == (1, S, 0, 1)
-    assert wait_share("answered", 0, 2 * S) == (1, 2 * S, 0, 0)
+    site = SiteThresholds(Thresholds(30, 10))
+    # (count, length, abandoned, switched, answered in time, counted)
+    assert wait_share("abandoned", 10 * S, 25 * S, None, site) == (1, 15 * S, 1, 0, 0, 1)
+    assert wait_share("switched", 10 * S, 11 * S, None, site) == (1, S, 0, 1, 0, 0)  # 1 s < S
+    assert wait_share("answered", 0, 2 * S, None, site) == (1, 2 * S, 0, 0, 1, 1)
+    assert wait_share("answered", 0, 30 * S, None, site) == (1, 30 * S, 0, 0, 1, 1)  # L = T
+    assert wait_share("answered", 0, 30 * S + 1, None, site) == (1, 30 * S + 1, 0, 0, 0, 1)
+
+
+def test_a_wait_is_judged_by_its_route_department() -> None:
+    site = SiteThresholds(Thresholds(30, 0), {"d1": (20, None), "d2": (None, 5)})
+    assert wait_share("answered", 0, 25 * S, "d1", site)[4:] == (0, 1)  # T 20 in d1
+    assert wait_share("answered", 0, 25 * S, "d2", site)[4:] == (1, 1)  # the site's T 30
+    assert wait_share("abandoned", 0, 4 * S, "d2", site)[4:] == (0, 0)  # S 5 in d2: short
+    assert wait_share("abandoned", 0, 4 * S, "d1", site)[4:] == (0, 1)  # the site's S 0
+    assert wait_share("answered", 0, 25 * S, "unknown", site)[4:] == (1, 1)

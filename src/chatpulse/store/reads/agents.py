@@ -117,3 +117,27 @@ def first_status_at(conn: Connection, site_id: int, agent_ids: Sequence[str]) ->
         )
     )
     return {row[0]: row[1] for row in rows}
+
+
+def status_since(conn: Connection, site_id: int, agent_ids: Sequence[str]) -> dict[str, int]:
+    """Per agent with a status event: the time of its last one (METRICS.md §7)."""
+    s = t.agent_states
+    rows = conn.execute(
+        scoped(s, site_id, s.c.agent_id, s.c.status_since).where(
+            s.c.agent_id.in_(agent_ids), s.c.status_since.is_not(None)
+        )
+    )
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def missed_offers(
+    conn: Connection, site_id: int, agent_ids: Sequence[str], start: int, end: int
+) -> dict[str, int]:
+    """Per agent: `chat.missed` events naming it in [start, end) (METRICS.md §7)."""
+    m = t.missed_offers
+    rows = conn.execute(
+        scoped(m, site_id, m.c.agent_id, func.count())
+        .where(m.c.missed_at >= start, m.c.missed_at < end, m.c.agent_id.in_(agent_ids))
+        .group_by(m.c.agent_id)
+    )
+    return {row[0]: int(row[1]) for row in rows}

@@ -17,7 +17,7 @@ from chatpulse.domain.statuses import OFFLINE
 from chatpulse.store import tables as t
 from chatpulse.store.scoped import scoped
 from chatpulse.store.tables import agents_now
-from chatpulse.store.versions import SiteRow
+from chatpulse.store.versions import SITE_COLUMNS, SiteRow, site_row
 
 a_, s_, st_ = t.agents, t.agent_states, t.agent_statuses
 
@@ -25,12 +25,8 @@ a_, s_, st_ = t.agents, t.agent_states, t.agent_statuses
 def site_versions(conn: Connection, site_id: int) -> SiteRow:
     """The site's row as a view's cache key needs it (store/versions.py)."""
     s = t.sites.c
-    row = conn.execute(
-        select(s.last_sequence, s.config_version, s.time_zone, s.name, s.departments_upto).where(
-            s.id == site_id
-        )
-    ).one()
-    return SiteRow(int(row[0]), int(row[1]), row[2], row[3], int(row[4]))
+    row = conn.execute(select(*[s[name] for name in SITE_COLUMNS]).where(s.id == site_id)).one()
+    return site_row(row)
 
 
 def department_version(conn: Connection, site_id: int, key: str) -> int:
@@ -112,3 +108,20 @@ def clipped(started: Any, ended: Any, start: Any, end: Any) -> Any:
 
 def _bound(value: Any) -> Any:
     return literal(value) if isinstance(value, int) else value
+
+
+def active_agents_now(conn: Connection, site_id: int, department_id: str | None) -> list[AgentNow]:
+    """Every active agent (of the department, if given) as the views see it now."""
+    query = agent_columns().where(
+        a_.c.site_id == site_id, a_.c.is_active.is_(True), a_.c.is_deleted.is_(False)
+    )
+    if department_id is not None:
+        m = t.agent_departments
+        query = query.where(
+            a_.c.id.in_(
+                select(m.c.agent_id).where(
+                    m.c.site_id == site_id, m.c.department_id == department_id
+                )
+            )
+        )
+    return [agent_now(row) for row in conn.execute(query)]

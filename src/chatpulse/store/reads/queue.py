@@ -7,12 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, case, func
+from sqlalchemy import Connection, case
 
-from chatpulse.domain.chat import OPEN, WAIT_ABANDONED, WAIT_SWITCHED
+from chatpulse.domain.chat import OPEN
 from chatpulse.domain.queue_metrics import WaitSums, WaitWindows
+from chatpulse.domain.rollups import WAIT_FIELDS, wait_share
+from chatpulse.domain.service_level import SiteThresholds
 from chatpulse.store import tables as t
-from chatpulse.store.reads.common import AgentNow, agent_columns, agent_now, count_if, sum_of
+from chatpulse.store.reads.common import AgentNow, agent_columns, agent_now, sum_of
 from chatpulse.store.scoped import active_agents, scoped
 
 Target = tuple[str | None, str | None]  # (department, agent): a wait's route target
@@ -69,7 +71,11 @@ def open_waits(conn: Connection, site_id: int, department_id: str | None = None)
 
 
 def ended_wait_totals(
-    conn: Connection, site_id: int, now: int, department_id: str | None = None
+    conn: Connection,
+    site_id: int,
+    now: int,
+    thresholds: SiteThresholds,
+    department_id: str | None = None,
 ) -> dict[Target, WaitSums]:
     """Per route target (the department's only, if given): waits that ended in
     (now − 60 min, now] and (now − 30 min, now].
@@ -95,12 +101,8 @@ def ended_wait_totals(
             site_id,
             r.c.route_department_key,
             r.c.route_agent_key,
-            sum_of(r.c.waits),
-            sum_of(r.c.wait_total),
-            sum_of(case((recent, r.c.waits), else_=0)),
-            sum_of(case((recent, r.c.wait_total), else_=0)),
-            sum_of(case((recent, r.c.abandoned), else_=0)),
-            sum_of(case((recent, r.c.switched), else_=0)),
+            *[sum_of(r.c[name]) for name in WAIT_FIELDS],
+            *[sum_of(case((recent, r.c[name]), else_=0)) for name in WAIT_FIELDS],
         )
         .where(
             r.c.minute >= first_60,
@@ -109,12 +111,15 @@ def ended_wait_totals(
         )
         .group_by(r.c.route_department_key, r.c.route_agent_key)
     ):
+        values = [int(value) for value in sums]
+        width = len(WAIT_FIELDS)
         row = row_of(department, agent)
-        row.count_60, row.total_60, row.count_30, row.total_30 = map(int, sums[:4])
-        row.abandoned_30, row.switched_30 = int(sums[4]), int(sums[5])
+        row.add_ended(values[:width], True, False)
+        row.add_ended(values[width:], False, True)
 
     w = t.waits
-    # The edges, one index range each (an OR of ranges made SQLite read every wait of the site).
+    # The edges, one index range each (an OR of ranges made SQLite read every wait of the site);
+    # a few minutes of waits, judged here with the thresholds of the configuration now.
     for lo, hi, in_60, in_30 in windows.edges():
         rows = conn.execute(
             scoped(
@@ -122,20 +127,16 @@ def ended_wait_totals(
                 site_id,
                 w.c.route_department_id,
                 w.c.route_agent_id,
-                func.count(),
-                sum_of(w.c.ended_at - w.c.started_at),
-                count_if(w.c.outcome == WAIT_ABANDONED),
-                count_if(w.c.outcome == WAIT_SWITCHED),
-            )
-            .where(
+                w.c.outcome,
+                w.c.started_at,
+                w.c.ended_at,
+            ).where(
                 w.c.ended_at >= lo,
                 w.c.ended_at < hi,
                 *([w.c.route_department_id == department_id] if department_id else []),
             )
-            .group_by(w.c.route_department_id, w.c.route_agent_id)
         )
-        for department, agent, count, total, abandoned, switched in rows:
-            row_of(department, agent).add_ended(
-                int(count), int(total), int(abandoned), int(switched), in_60, in_30
-            )
+        for department, agent, outcome, started, ended in rows:
+            share = wait_share(outcome, started, ended, department, thresholds)
+            row_of(department, agent).add_ended(share, in_60, in_30)
     return out

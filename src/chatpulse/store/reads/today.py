@@ -8,9 +8,18 @@ from typing import Any
 
 from sqlalchemy import BigInteger, BindParameter, Connection, Table, and_, bindparam, func
 
-from chatpulse.domain.chat import OPEN, ChatRecord
-from chatpulse.domain.cohort import COHORT_FIELDS, MINUTE, ZERO, add, contribution
+from chatpulse.domain.chat import OPEN, WAITING, ChatRecord
+from chatpulse.domain.cohort import (
+    COHORT_FIELDS,
+    LONGEST,
+    MINUTE,
+    ZERO,
+    add,
+    contribution,
+    longest_of,
+)
 from chatpulse.domain.rollups import BUSY, QUARTER, STATUS, whole_quarters
+from chatpulse.domain.service_level import SiteThresholds
 from chatpulse.domain.site_config import SiteConfig
 from chatpulse.domain.statuses import AWAY, ONLINE
 from chatpulse.store import tables as t
@@ -22,13 +31,20 @@ a_ = t.agents
 
 
 def cohort_totals(
-    conn: Connection, site_id: int, start: int, end: int, department_id: str | None
+    conn: Connection,
+    site_id: int,
+    start: int,
+    end: int,
+    department_id: str | None,
+    thresholds: SiteThresholds,
 ) -> dict[str, int]:
     """The Today sums over the chats requested in [start, end) (of one cohort department):
-    whole minutes from the per-minute rollup, the partial minutes at the edges from the chats."""
+    whole minutes from the per-minute rollup, the partial minutes at the edges from the chats
+    (their first waits judged with `thresholds`); LONGEST too, the longest ended first wait."""
     first_whole = -(-start // MINUTE)
     after_whole = end // MINUTE
     totals = ZERO
+    longest = 0
     if first_whole < after_whole:
         row = conn.execute(
             _cohort_sum(),
@@ -39,27 +55,57 @@ def cohort_totals(
                 "after": after_whole,
             },
         ).one()
-        totals = tuple(int(value) for value in row)
+        totals = tuple(int(value) for value in row[:-1])
+        longest = int(row[-1])
         edges = [(start, first_whole * MINUTE), (after_whole * MINUTE, end)]
     else:
         edges = [(start, end)]
-    c = t.chats
     for lo, hi in edges:
         if lo >= hi:
             continue
-        query = scoped(c, site_id).where(c.c.requested_at >= lo, c.c.requested_at < hi)
-        if department_id is not None:
-            query = query.where(c.c.cohort_department_id == department_id)
-        for chat in conn.execute(query):
-            record = from_row(ChatRecord, dict(chat._mapping), CHAT_COLUMNS)
-            totals = add(totals, contribution(record))
-    return dict(zip(COHORT_FIELDS, totals, strict=True))
+        for record in cohort_chats(conn, site_id, lo, hi, department_id):
+            totals = add(totals, contribution(record, thresholds))
+            longest = max(longest, longest_of(record))
+    return dict(zip(COHORT_FIELDS, totals, strict=True)) | {LONGEST: longest}
+
+
+def cohort_chats(
+    conn: Connection, site_id: int, lo: int, hi: int, department_id: str | None
+) -> list[ChatRecord]:
+    """The chats requested in [lo, hi) (of the cohort department, if given)."""
+    c = t.chats
+    query = scoped(c, site_id).where(c.c.requested_at >= lo, c.c.requested_at < hi)
+    if department_id is not None:
+        query = query.where(c.c.cohort_department_id == department_id)
+    return [from_row(ChatRecord, dict(chat._mapping), CHAT_COLUMNS) for chat in conn.execute(query)]
+
+
+def open_first_waits(
+    conn: Connection, site_id: int, start: int, end: int, department_id: str | None
+) -> list[tuple[int, int]]:
+    """(requested at, wait started at) of the chats requested in [start, end) (of the cohort
+    department) whose first wait is going on now."""
+    c = t.chats
+    query = scoped(c, site_id, c.c.requested_at, c.c.wait_started_at).where(
+        c.c.state == WAITING,
+        c.c.wait_no == 1,
+        c.c.requested_at >= start,
+        c.c.requested_at < end,
+    )
+    if department_id is not None:
+        query = query.where(c.c.cohort_department_id == department_id)
+    return [(int(r[0]), int(r[1])) for r in conn.execute(query)]
 
 
 @functools.cache
 def _cohort_sum() -> Any:
     r = t.cohort_minutes
-    return scoped(r, bindparam("site"), *[sum_of(r.c[name]) for name in COHORT_FIELDS]).where(
+    return scoped(
+        r,
+        bindparam("site"),
+        *[sum_of(r.c[name]) for name in COHORT_FIELDS],
+        func.coalesce(func.max(r.c[LONGEST]), 0),
+    ).where(
         r.c.department_key == bindparam("key"),
         r.c.minute >= bindparam("first"),
         r.c.minute < bindparam("after"),

@@ -4,7 +4,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-25 12:20:00
 
-Adds three projections (store/tables.py: time_quarters, wait_minutes, live_totals) and fills them
+Adds three projections (store/tables.py: time_quarters, wait_minutes, live_totals); 0004 fills them
 from the rows already stored. Old workers do not keep them: stop ingest and configuration writes
 while this runs and until every worker runs the new release, or run `chatpulse rebuild` for every
 site afterwards (docs/operations.md, Upgrades).
@@ -84,12 +84,8 @@ def upgrade() -> None:
         "agent_departments",
         ["site_id", "agent_id", "department_id"],
     )
-    from chatpulse.store import live_totals, rollups
-
-    conn = op.get_bind()
-    for (site_id,) in conn.execute(sa.text("SELECT id FROM sites ORDER BY id")):
-        rollups.recompute(conn, int(site_id))
-        live_totals.recompute(conn, int(site_id))
+    # The sums of the sites already stored are computed by 0004, against the whole schema the
+    # code that computes them writes (it computes every sum that 0004 adds too).
 
 
 def downgrade() -> None:
