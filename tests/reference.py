@@ -31,6 +31,8 @@ class Config:
     departments: Sequence[Mapping[str, Any]]
     agents: Sequence[Mapping[str, Any]]
     status_types: Mapping[str, str]  # status id -> online / away / offline
+    service_level_seconds: int = 30  # the site's T
+    short_abandon_seconds: int = 0  # the site's S
 
     def active_agents(self, department_id: str | None) -> list[Mapping[str, Any]]:
         return [
@@ -40,6 +42,17 @@ class Config:
             and not a["isDeleted"]
             and (department_id is None or department_id in a["departmentIds"])
         ]
+
+    def thresholds(self, department_id: str | None) -> tuple[int, int]:
+        """(T, S) in µs for a wait whose route target, when it ended, was this department (None:
+        an agent or no department); a department's null or absent override is the site's."""
+        doc: Mapping[str, Any] = next((d for d in self.departments if d["id"] == department_id), {})
+        t = doc.get("serviceLevelSeconds")
+        s = doc.get("shortAbandonSeconds")
+        return (
+            (self.service_level_seconds if t is None else t) * SECOND,
+            (self.short_abandon_seconds if s is None else s) * SECOND,
+        )
 
 
 # ------------------------------------------------------------------------------- windows
@@ -137,6 +150,7 @@ class Replay:
     statuses: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     on_site: set[str] = field(default_factory=set)
     invitations_accepted: list[int] = field(default_factory=list)
+    missed: list[tuple[int, str]] = field(default_factory=list)  # (time, agent) of chat.missed
 
 
 def _target(department_id: str | None, agent_id: str | None) -> Target:
@@ -170,6 +184,8 @@ def replay(events: Iterable[RefEvent]) -> Replay:
             if d.get("botId") is None:
                 _wait(chat, t)
         elif kind.startswith("chat."):
+            if kind == "chat.missed":
+                r.missed.append((t, d["agentId"]))
             _chat_event(r.chats[d["chatId"]], t, kind, d)
     return r
 
@@ -275,6 +291,28 @@ def timespan(micros: int) -> str:
     return text + (f".{fraction:06d}0" if fraction else "")
 
 
+def iso_ms(instant: int) -> str:
+    """SPEC.md §2's time format: UTC with milliseconds (the microseconds cut off) and `Z`."""
+    moment = _EPOCH + dt.timedelta(microseconds=instant)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def service_level(config: Config, waits: Iterable[_Wait]) -> float | None:
+    """METRICS.md §7: answered in time ÷ counted × 100 over ended waits, each judged with the
+    thresholds of its route target's department when it ended; None when nothing counted."""
+    in_time = counted = 0
+    for w in waits:
+        assert w.end is not None
+        t, s = config.thresholds(w.target[0])
+        length = w.end - w.start
+        if w.outcome == "answered":
+            counted += 1
+            in_time += length <= t
+        elif length >= s:  # abandoned or switched; shorter than S: a short abandon, left out
+            counted += 1
+    return None if counted == 0 else _round2(Fraction(100 * in_time, counted))
+
+
 # ------------------------------------------------------------------------------- helpers
 
 
@@ -322,7 +360,14 @@ def _linear_chat_time(r: Replay, agent_id: str, start: int, live_end: int) -> in
 # ------------------------------------------------------------------------------- the views
 
 
-def right_now(r: Replay, config: Config, department_id: str | None) -> dict[str, Any]:
+def right_now(
+    r: Replay,
+    config: Config,
+    department_id: str | None,
+    now: int | None = None,
+    extended: bool = False,
+) -> dict[str, Any]:
+    """RightNow; with `extended`, also the fields of METRICS.md §7 (which need `now`)."""
     agents = config.active_agents(department_id)
     logged_in = [a for a in agents if _status_type(r, config, a["id"]) in ("online", "away")]
     online = [a for a in agents if _status_type(r, config, a["id"]) == "online"]
@@ -339,7 +384,7 @@ def right_now(r: Replay, config: Config, department_id: str | None) -> dict[str,
         )
 
     with_agent, with_bot = chats_in("ONGOING"), chats_in("BOT")
-    return {
+    out: dict[str, Any] = {
         "loggedInAgents": len(logged_in),
         "agentsInChat": sum(1 for a in agents if _ongoing_of(r, a["id"]) > 0),
         "chatUtilization": _half_up(
@@ -352,10 +397,34 @@ def right_now(r: Replay, config: Config, department_id: str | None) -> dict[str,
         "currentQueueLength": chats_in("WAITING"),
         "ongoingChatsWithBot": with_bot,
     }
+    if extended:
+        assert now is not None
+        waiting = [
+            c
+            for c in r.chats.values()
+            if c.state == "WAITING" and (department_id is None or c.target[0] == department_id)
+        ]
+        out["longestWaitTime"] = max(
+            ((now - c.waits[-1].start) // SECOND for c in waiting), default=0
+        )
+        out["availableAgents"] = sum(
+            1 for a in online if _ongoing_of(r, a["id"]) < a["maxConcurrentChats"]
+        )
+        out["awayAgents"] = sum(1 for a in agents if _status_type(r, config, a["id"]) == "away")
+        out["freeChatSlots"] = sum(
+            max(0, a["maxConcurrentChats"] - _ongoing_of(r, a["id"])) for a in online
+        )
+    return out
 
 
 def today(
-    r: Replay, config: Config, start: int, end: int, now: int, department_id: str | None
+    r: Replay,
+    config: Config,
+    start: int,
+    end: int,
+    now: int,
+    department_id: str | None,
+    extended: bool = False,
 ) -> dict[str, Any]:
     cohort = [
         c
@@ -385,7 +454,7 @@ def today(
         for a, b, status in _status_spans(r, agent["id"], live_end)
         if config.status_types[status] in ("online", "away")
     )
-    return {
+    out: dict[str, Any] = {
         "totalChats": len(cohort),
         "chatRequests": len(requests),
         "chats": len(accepted),
@@ -408,6 +477,20 @@ def today(
         "agentAvgResponseTime": _mean_seconds(responses),
         "agentUtilization": _ratio(handled, logged_in) if logged_in else 0,
     }
+    if extended:
+        ended = [c.waits[0] for c in cohort if c.waits and c.waits[0].end is not None]
+        answered = [w.end - w.start for w in ended if w.end is not None and w.outcome == "answered"]
+        longest = max(
+            (
+                (now if c.waits[0].end is None else c.waits[0].end) - c.waits[0].start
+                for c in requests
+            ),
+            default=0,
+        )
+        out["serviceLevel"] = service_level(config, ended)
+        out["avgSpeedOfAnswer"] = _mean_seconds(answered)
+        out["longestWaitingTime"] = _round2(Fraction(longest, SECOND)) if longest else 0
+    return out
 
 
 def agents(
@@ -420,6 +503,7 @@ def agents(
     page_index: int,
     page_size: int,
     include_status_distribution: bool,
+    extended: bool = False,
 ) -> dict[str, Any]:
     live_end = min(end, now)
     chosen = sorted(
@@ -446,18 +530,23 @@ def agents(
             for s, e, status in _status_spans(r, a["id"], live_end):
                 spent[status] = spent.get(status, 0) + _clip(s, e, start, live_end)
             distribution = {k: v // SECOND for k, v in spent.items() if v // SECOND > 0}
-        rows.append(
-            {
-                "agentId": a["id"],
-                "displayName": a["displayName"],
-                "currentStatusId": _status_id(r, a["id"]),
-                "onGoingChats": _ongoing_of(r, a["id"]),
-                "maxConcurrentChats": a["maxConcurrentChats"],
-                "intradayChats": got,
-                "intradayLinearChatTime": timespan(_linear_chat_time(r, a["id"], start, live_end)),
-                "statusDistribution": distribution,
-            }
-        )
+        row: dict[str, Any] = {
+            "agentId": a["id"],
+            "displayName": a["displayName"],
+            "currentStatusId": _status_id(r, a["id"]),
+            "onGoingChats": _ongoing_of(r, a["id"]),
+            "maxConcurrentChats": a["maxConcurrentChats"],
+            "intradayChats": got,
+            "intradayLinearChatTime": timespan(_linear_chat_time(r, a["id"], start, live_end)),
+            "statusDistribution": distribution,
+        }
+        if extended:
+            history = r.statuses.get(a["id"])
+            row["currentStatusSince"] = iso_ms(history[-1][0]) if history else None
+            row["missedChats"] = sum(
+                1 for t, agent in r.missed if agent == a["id"] and start <= t < end
+            )
+        rows.append(row)
     total = len(chosen)
     return {
         "total": total,
@@ -468,7 +557,9 @@ def agents(
     }
 
 
-def queue(r: Replay, config: Config, now: int, department_id: str | None) -> list[dict[str, Any]]:
+def queue(
+    r: Replay, config: Config, now: int, department_id: str | None, extended: bool = False
+) -> list[dict[str, Any]]:
     waits = [(c, w) for c in r.chats.values() for w in c.waits]
 
     def covered(target: Target) -> list[tuple[_Chat, _Wait]]:
@@ -493,7 +584,7 @@ def queue(r: Replay, config: Config, now: int, department_id: str | None) -> lis
         )
         ended_30 = [w for _, w in mine if w.end is not None and now - 30 * MINUTE < w.end <= now]
         ended_60 = [w for _, w in mine if w.end is not None and now - 60 * MINUTE < w.end <= now]
-        return {
+        out: dict[str, Any] = {
             "routeToDepartmentId": department["id"] if department else None,
             "routeToDepartment": dict(department) if department else None,
             "routeToAgentId": agent["id"] if agent else None,
@@ -514,6 +605,11 @@ def queue(r: Replay, config: Config, now: int, department_id: str | None) -> lis
                 for s, v, ci in waiting
             ],
         }
+        if extended:
+            out["longestWaitTime"] = max((v["waitTime"] for v in out["visitors"]), default=0)
+            out["serviceLevelinLast30Mins"] = service_level(config, ended_30)
+            out["serviceLevelinLast60Mins"] = service_level(config, ended_60)
+        return out
 
     def department_row(d: Mapping[str, Any]) -> dict[str, Any]:
         return row(
@@ -547,4 +643,26 @@ def queue(r: Replay, config: Config, now: int, department_id: str | None) -> lis
         if busy((None, a["id"])):
             own = a["maxConcurrentChats"] if online(a) else 0
             out.append(row((None, a["id"]), None, a, _ongoing_of(r, a["id"]), own))
+    return out
+
+
+def intervals(
+    r: Replay,
+    config: Config,
+    start: int,
+    end: int,
+    now: int,
+    department_id: str | None,
+    interval_minutes: int,
+) -> list[dict[str, Any]]:
+    """Intervals (SPEC.md §3.7): [start, end) cut into buckets of `interval_minutes` of elapsed
+    time from the start, the last one ending at the end; each bucket is Today over itself,
+    extension fields included; buckets that start at or after `now` are left out."""
+    out = []
+    for bucket_start in range(start, end, interval_minutes * MINUTE):
+        if bucket_start >= now:
+            break
+        bucket_end = min(bucket_start + interval_minutes * MINUTE, end)
+        fields = today(r, config, bucket_start, bucket_end, now, department_id, extended=True)
+        out.append({"startTime": iso_ms(bucket_start), "endTime": iso_ms(bucket_end), **fields})
     return out

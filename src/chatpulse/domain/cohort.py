@@ -40,6 +40,7 @@ COHORT_FIELDS = (
 LONGEST = "longest_wait"
 ZERO = (0,) * len(COHORT_FIELDS)
 MINUTE = 60_000_000
+QUARTER_MINUTES = 15  # the per-quarter sums hold minutes [15·q, 15·q + 15)
 
 
 def contribution(chat: ChatRecord, thresholds: SiteThresholds) -> tuple[int, ...]:

@@ -87,9 +87,15 @@ class Projector:
 
     # ---------------------------------------------------------------- lookups
 
-    def _agent(self, agent_id: str, field_name: str) -> AgentLive:
+    def _known_agent(self, agent_id: str, field_name: str) -> None:
+        """Check an agent an event only names (an invitation's, a route target, a missed
+        offer's): its state is not touched, so none is made (an empty one made here stayed in
+        memory, where the projections never store one)."""
         if agent_id not in self.known_agents:
             raise Rejected(field_name, f"unknown agent {agent_id}")
+
+    def _agent(self, agent_id: str, field_name: str) -> AgentLive:
+        self._known_agent(agent_id, field_name)
         live = self.agents.get(agent_id)
         if live is None:
             live = self.agents[agent_id] = AgentLive(agent_id)
@@ -273,7 +279,7 @@ class Projector:
             raise Rejected("data.invitationId", f"invitation {invitation_id} already exists")
         agent_id = event.data.get("agentId")
         if agent_id is not None:
-            self._agent(agent_id, "data.agentId")
+            self._known_agent(agent_id, "data.agentId")
         self.invitations[invitation_id] = self.dirty_invitations[invitation_id] = InvitationRecord(
             invitation_id,
             event.data["visitorId"],
@@ -304,7 +310,7 @@ class Projector:
         agent_id = data.get("agentId")
         self._department(department_id, "data.departmentId")
         if agent_id is not None:
-            self._agent(agent_id, "data.agentId")
+            self._known_agent(agent_id, "data.agentId")
         at = event.occurred_at
         chat = ChatRecord(
             chat_id,
@@ -330,7 +336,7 @@ class Projector:
         agent_id = event.data.get("agentId")
         self._department(department_id, "data.departmentId")
         if agent_id is not None:
-            self._agent(agent_id, "data.agentId")
+            self._known_agent(agent_id, "data.agentId")
         chat.route_department_id = department_id
         chat.route_agent_id = agent_id
         if department_id is not None:
@@ -358,7 +364,7 @@ class Projector:
     def _chat_missed(self, event: Event) -> None:
         chat = self._chat(event, (WAITING,))
         agent_id = event.data["agentId"]
-        self._agent(agent_id, "data.agentId")
+        self._known_agent(agent_id, "data.agentId")
         self._touch(chat, event)
         self.missed.append((event.id, agent_id, chat.chat_id, event.occurred_at))
 

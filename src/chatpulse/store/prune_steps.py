@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, func, select
 
 from chatpulse.domain.chat import FINAL_STATES, OPEN, ChatRecord
-from chatpulse.domain.cohort import share_of
+from chatpulse.domain.cohort import QUARTER_MINUTES, share_of
 from chatpulse.domain.intervals import union_of
 from chatpulse.domain.rollups import STATUS
 from chatpulse.domain.service_level import SiteThresholds
@@ -114,6 +114,14 @@ def _take_cohort_shares(
                 )
             )
             result.add("cohort_minutes", removed.rowcount)
+        q = t.cohort_quarters
+        quarters = sorted({minute // QUARTER_MINUTES for minute in minutes})
+        for chunk in in_chunks(quarters):  # not counted: the same chats as the minutes
+            conn.execute(
+                scoped_delete(q, site_id).where(
+                    q.c.department_key == key, q.c.quarter.in_(chunk), q.c.total == 0
+                )
+            )
         # A maximum cannot be taken away: the minutes' longest waits again from their chats.
         rollups.refresh_longest(conn, site_id, key, sorted(minutes))
 

@@ -17,7 +17,13 @@ from chatpulse.store.eventlog import IngestTransaction
 from chatpulse.store.scoped import scoped, scoped_delete
 
 CHUNK = 1000
-SUMS = (t.cohort_minutes, t.wait_minutes, t.time_quarters, t.live_totals)  # zero rows: nothing
+SUMS = (
+    t.cohort_minutes,
+    t.cohort_quarters,
+    t.wait_minutes,
+    t.time_quarters,
+    t.live_totals,
+)  # zero rows: nothing
 
 # Told (events replayed, events to replay) at the start and after every chunk.
 Progress = Callable[[int, int], None]

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, literal, select, update
 
 from chatpulse.domain.chat import ANSWERED, OPEN
-from chatpulse.domain.cohort import COHORT_FIELDS, LONGEST, MINUTE, Share, moves
+from chatpulse.domain.cohort import COHORT_FIELDS, LONGEST, MINUTE, QUARTER_MINUTES, Share, moves
 from chatpulse.domain.rollups import (
     BUSY,
     STATUS,
@@ -85,13 +85,28 @@ def add_spans(
 
 def add_cohorts(conn: Connection, site_id: int, chats: Iterable[tuple[int, Share]]) -> None:
     """Add (+1) or take away (−1) chats' shares of the Today sums (domain/cohort.py)."""
-    rows = [
-        {"site_id": site_id, "department_key": key, "minute": minute}
-        | dict(zip((*COHORT_FIELDS, LONGEST), amount, strict=True))
-        for (key, minute), amount in moves(chats).items()
-    ]
-    keys = ("site_id", "department_key", "minute")
-    add_to_rows(conn, t.cohort_minutes, keys, rows, maxima=(LONGEST,))
+    names = (*COHORT_FIELDS, LONGEST)
+    by_minute = moves(chats)
+    by_quarter: dict[tuple[str, int], list[int]] = {}
+    for (key, minute), amount in by_minute.items():
+        sums = by_quarter.get((key, minute // QUARTER_MINUTES))
+        if sums is None:
+            by_quarter[(key, minute // QUARTER_MINUTES)] = list(amount)
+            continue
+        for i in range(len(COHORT_FIELDS)):
+            sums[i] += amount[i]
+        sums[-1] = max(sums[-1], amount[-1])
+    for table, unit, found in (
+        (t.cohort_minutes, "minute", by_minute.items()),
+        (t.cohort_quarters, "quarter", ((k, tuple(v)) for k, v in by_quarter.items())),
+    ):
+        rows = [
+            {"site_id": site_id, "department_key": key, unit: period}
+            | dict(zip(names, amount, strict=True))
+            for (key, period), amount in found
+        ]
+        keys = ("site_id", "department_key", unit)
+        add_to_rows(conn, table, keys, rows, maxima=(LONGEST,))
 
 
 def drop_empty(conn: Connection, site_id: int) -> int:
@@ -194,6 +209,31 @@ def _rejudge(
         }
         key_is = cm.c.department_key == "" if site_wide else cm.c.department_key != ""
         conn.execute(update(cm).where(cm.c.site_id == site_id, key_is).values(values))
+    _quarters_from_minutes(conn, site_id, columns)
+
+
+def _quarters_from_minutes(
+    conn: Connection, site_id: int, columns: tuple[str, ...], key: str | None = None
+) -> None:
+    """Set `columns` of the site's cohort quarters (of department key `key`, if given) from the
+    minutes they hold."""
+    cm, cq = t.cohort_minutes, t.cohort_quarters
+    inside = [
+        cm.c.site_id == cq.c.site_id,
+        cm.c.department_key == cq.c.department_key,
+        cm.c.minute >= cq.c.quarter * QUARTER_MINUTES,
+        cm.c.minute < (cq.c.quarter + 1) * QUARTER_MINUTES,
+    ]
+    values = {
+        name: select(func.coalesce((func.max if name == LONGEST else func.sum)(cm.c[name]), 0))
+        .where(*inside)
+        .scalar_subquery()
+        for name in columns
+    }
+    query = update(cq).where(cq.c.site_id == site_id)
+    if key is not None:
+        query = query.where(cq.c.department_key == key)
+    conn.execute(query.values(values))
 
 
 def _judgements(
@@ -242,4 +282,22 @@ def refresh_longest(conn: Connection, site_id: int, key: str, minutes: list[int]
             update(cm)
             .where(cm.c.site_id == site_id, cm.c.department_key == key, cm.c.minute.in_(chunk))
             .values({LONGEST: longest.scalar_subquery()})
+        )
+    cq, m = t.cohort_quarters, t.cohort_minutes
+    quarters = sorted({minute // QUARTER_MINUTES for minute in minutes})
+    of_quarter = (
+        select(func.coalesce(func.max(m.c[LONGEST]), 0))
+        .where(
+            m.c.site_id == cq.c.site_id,
+            m.c.department_key == cq.c.department_key,
+            m.c.minute >= cq.c.quarter * QUARTER_MINUTES,
+            m.c.minute < (cq.c.quarter + 1) * QUARTER_MINUTES,
+        )
+        .scalar_subquery()
+    )
+    for chunk in in_chunks(quarters):
+        conn.execute(
+            update(cq)
+            .where(cq.c.site_id == site_id, cq.c.department_key == key, cq.c.quarter.in_(chunk))
+            .values({LONGEST: of_quarter})
         )

@@ -18,6 +18,7 @@ from chatpulse.domain.cohort import (
     COHORT_FIELDS,
     LONGEST,
     MINUTE,
+    QUARTER_MINUTES,
     ZERO,
     add,
     contribution,
@@ -98,10 +99,24 @@ def _cohorts(
             for i, hi in enumerate(ends)
         ]
     after = ends[-1] // MINUTE
-    grouped = reads.cohort_by_bucket(
-        conn, site_id, department_id, start, length, start // MINUTE, after
-    )
-    sums: list[tuple[tuple[int, ...], int]] = [grouped.get(i, (ZERO, 0)) for i in range(len(ends))]
+    sums: list[tuple[tuple[int, ...], int]] = [(ZERO, 0)] * len(ends)
+    first = start // MINUTE
+    spans = [(first, after, False)]
+    if start % QUARTER == 0:  # whole quarters from their rollup, the rest from the minutes
+        after_q = after // QUARTER_MINUTES
+        spans = [
+            (first // QUARTER_MINUTES, after_q, True),
+            (after_q * QUARTER_MINUTES, after, False),
+        ]
+    for lo, hi, quarters in spans:
+        if lo >= hi:
+            continue
+        grouped = reads.cohort_by_bucket(
+            conn, site_id, department_id, start, length, lo, hi, quarters
+        )
+        for i, (totals, longest) in grouped.items():
+            before, most = sums[i]
+            sums[i] = (add(before, totals), max(most, longest))
     if after * MINUTE < ends[-1]:  # the last bucket's partial minute, chat by chat
         for chat in today_reads.cohort_chats(
             conn, site_id, after * MINUTE, ends[-1], department_id

@@ -42,7 +42,7 @@ def snapshots(engine: Engine, site_id: int, now: int) -> tuple[dict[str, Any], d
     return loaded.snapshot(), folded.snapshot()
 
 
-@pytest.mark.parametrize("seed", [3, 17, 2026])
+@pytest.mark.parametrize("seed", [3, 17, 21, 35, 39, 2026])  # 21, 35, 39: a chat.missed
 def test_memory_follows_every_batch_and_equals_the_projections_and_a_rebuild(
     server: Server, seed: int
 ) -> None:
@@ -51,6 +51,7 @@ def test_memory_follows_every_batch_and_equals_the_projections_and_a_rebuild(
     server.clock.value = now
     site = new_site(server)
     world = World(site, rng)
+    world.judge(random.Random(seed + 1), world.departments)  # rng untouched: the same log
     log = make_log(world, rng, now)
     config = world.config()
     states = live_states(server.engine)
@@ -68,18 +69,23 @@ def test_memory_follows_every_batch_and_equals_the_projections_and_a_rebuild(
         assert site.post_events(*batch).status_code == 200
         start += size
         replayed = ref.replay(log[:start])
+        extended = start % 2 == 1  # the extension fields (METRICS.md §7) now and then
         for dept in (None, department):
             query = {"departmentId": dept} if dept else {}
+            if extended:
+                query["extended"] = "true"
             served = site.get("/api/v3/livechat/realTime/RightNow", **query)
-            assert served == ref.right_now(replayed, config, dept), ("RightNow", start, dept)
+            expected = ref.right_now(replayed, config, dept, now, extended)
+            assert served == expected, ("RightNow", start, query)
             served = site.get("/api/v3/livechat/realTime/Queue", **query)
-            assert served == ref.queue(replayed, config, now, dept), ("Queue", start, dept)
+            expected = ref.queue(replayed, config, now, dept, extended)
+            assert served == expected, ("Queue", start, query)
             for page in (1, 2):
                 served = site.get(
                     "/api/v3/livechat/realTime/Agents", pageSize=2, pageIndex=page, **query
                 )
-                expected = ref.agents(replayed, config, *day, now, dept, page, 2, False)
-                assert served == expected, ("Agents", start, dept, page)
+                expected = ref.agents(replayed, config, *day, now, dept, page, 2, False, extended)
+                assert served == expected, ("Agents", start, query, page)
         if loads_at_first_read is None:
             loads_at_first_read = states.loads
     assert states.loads == loads_at_first_read  # every later batch was folded, not reloaded

@@ -8,6 +8,7 @@ import os
 import random
 import uuid
 import zoneinfo
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -45,17 +46,43 @@ def iso(instant: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class World:
-    """A site's configuration, made through the API, with readable handles."""
+def thresholds(
+    rng: random.Random, nullable: bool, lengths: Sequence[tuple[str, int]] = ()
+) -> dict[str, int | None]:
+    """Random `serviceLevelSeconds` (T) and `shortAbandonSeconds` (S); often the length of an
+    answered wait for T and of an abandoned or switched one for S (`lengths`: (outcome, whole
+    seconds) of the log's waits), so that waits of exactly T or S are judged; a department's
+    may be null."""
+    t = rng.choice([1, 10, 20, 30, 60, 120, 300, 900, rng.randint(1, 3600)])
+    s = rng.choice([0, 0, 5, 30, 120, 600, rng.randint(0, 3600)])
+    answered = [n for outcome, n in lengths if outcome == "answered" and 1 <= n <= 3600]
+    left = [n for outcome, n in lengths if outcome != "answered" and n <= 3600]
+    if answered and rng.random() < 0.6:
+        t = rng.choice(answered)
+    if left and rng.random() < 0.6:
+        s = rng.choice(left)
+    if not nullable:
+        return {"serviceLevelSeconds": t, "shortAbandonSeconds": s}
+    return {
+        "serviceLevelSeconds": t if rng.random() < 0.5 else None,
+        "shortAbandonSeconds": s if rng.random() < 0.5 else None,
+    }
 
-    def __init__(self, site: SiteClient, rng: random.Random) -> None:
+
+class World:
+    """A site's configuration, made through the API, with readable handles. With `judged`, the
+    site and its departments get random service-level thresholds (METRICS.md §7)."""
+
+    def __init__(self, site: SiteClient, rng: random.Random, judged: bool = False) -> None:
         self.site = site
         names = ["Sales", "support", "Hidden", "Old"]
         self.departments = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in names]
         for dept_id, name in zip(self.departments, names, strict=True):
-            body = {"id": dept_id, "name": name}
+            body: dict[str, Any] = {"id": dept_id, "name": name}
             if name == "Hidden":
                 body["isAvailableInLiveChat"] = False
+            if judged:
+                body.update(thresholds(rng, nullable=True))
             assert site.http.post("/api/v3/departments", json=body).status_code == 201
         agent_names = ["bob", "Alice", "carol", "Dave", "Eve"]
         self.agents = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in agent_names]
@@ -76,6 +103,25 @@ class World:
             )
             assert response.status_code == 201, response.text
             self.statuses.append(response.json()["id"])
+        if judged:
+            self.judge(rng, departments=[])
+
+    def judge(
+        self, rng: random.Random, departments: list[str], lengths: Sequence[tuple[str, int]] = ()
+    ) -> None:
+        """New random thresholds for the site and for `departments` (replaced by PUT): the
+        views must judge every past wait with them (METRICS.md §7)."""
+        http = self.site.http
+        body = http.get("/api/v3/site").json()
+        body.pop("id")
+        body.update(thresholds(rng, False, lengths))
+        response = http.put("/api/v3/site", json=body)
+        assert response.status_code == 200, response.text
+        for dept_id in departments:
+            body = http.get(f"/api/v3/departments/{dept_id}").json()
+            body.update(thresholds(rng, True, lengths))
+            response = http.put(f"/api/v3/departments/{dept_id}", json=body)
+            assert response.status_code == 200, response.text
 
     def finish(self) -> None:
         """Configuration changes after the events: history must survive them."""
@@ -93,10 +139,13 @@ class World:
     def config(self) -> ref.Config:
         http = self.site.http
         statuses = http.get("/api/v3/livechat/agentStatuses?includeDeleted=true").json()
+        site = http.get("/api/v3/site").json()
         return ref.Config(
             http.get("/api/v3/departments?includeDeleted=true").json(),
             http.get("/api/v3/agents?includeDeleted=true").json(),
             {s["id"]: s["type"] for s in statuses},
+            site["serviceLevelSeconds"],
+            site["shortAbandonSeconds"],
         )
 
 
@@ -268,6 +317,53 @@ def window_params(
     return params, zone
 
 
+def intervals_params(
+    rng: random.Random, now: int, site_zone: str, instants: list[int]
+) -> tuple[dict[str, str], Any]:
+    """Intervals' window: a day-like one as the other views get, or a few hours, absolute."""
+    if rng.random() < 0.5:
+        params, zone = window_params(rng, now, site_zone, instants)
+    else:
+        start = now - rng.randint(1, 6 * 3600) * SECOND - rng.choice([0, rng.randint(0, SECOND)])
+        params = {"startTime": iso(start)}
+        if rng.random() < 0.5:
+            params["endTime"] = iso(rng.randint(start + 1, now))
+        zone = zoneinfo.ZoneInfo(site_zone) if site_zone != "UTC" else dt.UTC
+    minutes = rng.choice([None, "15", "30", "60"])
+    if minutes:
+        params["intervalMinutes"] = minutes
+    return params, zone
+
+
+def expected_view(
+    view: str,
+    replayed: ref.Replay,
+    config: ref.Config,
+    bounds: tuple[int, int],
+    now: int,
+    department: str | None,
+    params: dict[str, str],
+) -> Any:
+    """The reference's answer to a windowed view's request."""
+    extended = params.get("extended") == "true"
+    if view == "Today":
+        return ref.today(replayed, config, *bounds, now, department, extended)
+    if view == "Intervals":
+        minutes = int(params.get("intervalMinutes", "60"))
+        return ref.intervals(replayed, config, *bounds, now, department, minutes)
+    return ref.agents(
+        replayed,
+        config,
+        *bounds,
+        now,
+        department,
+        int(params["pageIndex"]),
+        int(params["pageSize"]),
+        params.get("includeStatusDistribution") == "true",
+        extended,
+    )
+
+
 def check_example(server: Server, seed: int) -> None:
     rng = random.Random(seed)
     now = micros(rng.choice(NOWS)) + rng.choice([0, rng.randint(0, SECOND)])
@@ -275,7 +371,7 @@ def check_example(server: Server, seed: int) -> None:
     site_zone = rng.choice(ZONES)
     site = new_site(server, time_zone=site_zone)
     try:
-        world = World(site, rng)
+        world = World(site, rng, judged=True)
         log = make_log(world, rng, now)
         start = 0
         while start < len(log):
@@ -288,18 +384,37 @@ def check_example(server: Server, seed: int) -> None:
             assert response.status_code == 200, response.text
             start += size
         world.finish()
-        config = world.config()
         replayed = ref.replay(log)
+        if rng.random() < 0.7:  # thresholds changed after the fact re-judge every wait
+            lengths = [
+                (w.outcome, (w.end - w.start) // SECOND)
+                for c in replayed.chats.values()
+                for w in c.waits
+                if w.end is not None and w.outcome and (w.end - w.start) % SECOND == 0
+            ]
+            world.judge(rng, rng.sample(world.departments, rng.randint(1, 4)), lengths)
+        config = world.config()
         shown = [world.departments[0], world.departments[1], world.departments[2]]
         for department in [None, rng.choice(shown)]:
-            query = {"departmentId": department} if department else {}
-            served = site.get("/api/v3/livechat/realTime/RightNow", **query)
-            assert served == ref.right_now(replayed, config, department), ("RightNow", department)
-            served = site.get("/api/v3/livechat/realTime/Queue", **query)
-            assert served == ref.queue(replayed, config, now, department), ("Queue", department)
-        for view in ("Today", "Agents"):
+            for extended in (False, True):
+                query: dict[str, str] = {"departmentId": department} if department else {}
+                if extended:
+                    query["extended"] = "true"
+                served = site.get("/api/v3/livechat/realTime/RightNow", **query)
+                expected = ref.right_now(replayed, config, department, now, extended)
+                assert served == expected, ("RightNow", query)
+                served = site.get("/api/v3/livechat/realTime/Queue", **query)
+                expected = ref.queue(replayed, config, now, department, extended)
+                assert served == expected, ("Queue", query)
+        for view in ("Today", "Agents", "Intervals"):
             for _ in range(2):
-                params, zone = window_params(rng, now, site_zone, [e[0] for e in log])
+                instants = [e[0] for e in log]
+                if view == "Intervals":
+                    params, zone = intervals_params(rng, now, site_zone, instants)
+                else:
+                    params, zone = window_params(rng, now, site_zone, instants)
+                    if rng.random() < 0.6:
+                        params["extended"] = "true"
                 department = rng.choice([None, *shown])
                 if department:
                     params["departmentId"] = department
@@ -314,21 +429,7 @@ def check_example(server: Server, seed: int) -> None:
                     assert response.status_code == 400, (params, response.text)
                     continue
                 assert response.status_code == 200, (params, response.text)
-                w_start, w_end = bounds
-                if view == "Today":
-                    expected = ref.today(replayed, config, w_start, w_end, now, department)
-                else:
-                    expected = ref.agents(
-                        replayed,
-                        config,
-                        w_start,
-                        w_end,
-                        now,
-                        department,
-                        int(params["pageIndex"]),
-                        int(params["pageSize"]),
-                        params.get("includeStatusDistribution") == "true",
-                    )
+                expected = expected_view(view, replayed, config, bounds, now, department, params)
                 assert response.json() == expected, (view, params)
     finally:
         site.http.close()

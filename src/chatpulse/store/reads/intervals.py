@@ -25,10 +25,13 @@ def cohort_by_bucket(
     length: int,
     first: int,
     after: int,
+    quarters: bool = False,
 ) -> dict[int, tuple[tuple[int, ...], int]]:
-    """Per bucket: the cohort sums of the whole minutes [first, after), and their LONGEST."""
-    r = t.cohort_minutes
-    bucket = (r.c.minute * MINUTE - start) // length
+    """Per bucket: the cohort sums of the whole minutes [first, after) (of the whole quarters,
+    from the per-quarter rollup, if `quarters`), and their LONGEST."""
+    r = t.cohort_quarters if quarters else t.cohort_minutes
+    period = r.c.quarter * QUARTER if quarters else r.c.minute * MINUTE
+    bucket = (period - start) // length
     rows = conn.execute(
         scoped(
             r,
@@ -39,8 +42,8 @@ def cohort_by_bucket(
         )
         .where(
             r.c.department_key == (department_id or ""),
-            r.c.minute >= first,
-            r.c.minute < after,
+            (r.c.quarter if quarters else r.c.minute) >= first,
+            (r.c.quarter if quarters else r.c.minute) < after,
         )
         .group_by(bucket)
     )

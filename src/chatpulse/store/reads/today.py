@@ -13,6 +13,7 @@ from chatpulse.domain.cohort import (
     COHORT_FIELDS,
     LONGEST,
     MINUTE,
+    QUARTER_MINUTES,
     ZERO,
     add,
     contribution,
@@ -40,24 +41,33 @@ def cohort_totals(
     thresholds: SiteThresholds,
 ) -> dict[str, int]:
     """The Today sums over the chats requested in [start, end) (of one cohort department):
-    whole minutes from the per-minute rollup, the partial minutes at the edges from the chats
-    (their first waits judged with `thresholds`); LONGEST too, the longest ended first wait."""
+    whole quarters from the per-quarter rollup, the other whole minutes from the per-minute one,
+    the partial minutes at the edges from the chats (their first waits judged with
+    `thresholds`); LONGEST too, the longest ended first wait."""
     first_whole = -(-start // MINUTE)
     after_whole = end // MINUTE
     totals = ZERO
     longest = 0
+    key = department_id or ""
     if first_whole < after_whole:
-        row = conn.execute(
-            _cohort_sum(),
-            {
-                "site": site_id,
-                "key": department_id or "",
-                "first": first_whole,
-                "after": after_whole,
-            },
-        ).one()
-        totals = tuple(int(value) for value in row[:-1])
-        longest = int(row[-1])
+        first_q = -(-first_whole // QUARTER_MINUTES)
+        after_q = after_whole // QUARTER_MINUTES
+        if first_q < after_q:
+            spans = [
+                (_cohort_quarter_sum(), first_q, after_q),
+                (_cohort_sum(), first_whole, first_q * QUARTER_MINUTES),
+                (_cohort_sum(), after_q * QUARTER_MINUTES, after_whole),
+            ]
+        else:
+            spans = [(_cohort_sum(), first_whole, after_whole)]
+        for statement, first, after in spans:
+            if first >= after:
+                continue
+            row = conn.execute(
+                statement, {"site": site_id, "key": key, "first": first, "after": after}
+            ).one()
+            totals = add(totals, tuple(int(value) for value in row[:-1]))
+            longest = max(longest, int(row[-1]))
         edges = [(start, first_whole * MINUTE), (after_whole * MINUTE, end)]
     else:
         edges = [(start, end)]
@@ -99,6 +109,21 @@ def open_first_waits(conn: Connection, site_id: int) -> list[FirstWait]:
         for chat_id, requested, cohort in conn.execute(query.where(c.c.chat_id.in_(chunk))):
             out.append((int(requested), int(started[chat_id]), cohort))
     return out
+
+
+@functools.cache
+def _cohort_quarter_sum() -> Any:
+    r = t.cohort_quarters
+    return scoped(
+        r,
+        bindparam("site"),
+        *[sum_of(r.c[name]) for name in COHORT_FIELDS],
+        func.coalesce(func.max(r.c[LONGEST]), 0),
+    ).where(
+        r.c.department_key == bindparam("key"),
+        r.c.quarter >= bindparam("first"),
+        r.c.quarter < bindparam("after"),
+    )
 
 
 @functools.cache

@@ -8,8 +8,9 @@ Create Date: 2026-11-28 22:00:00
 Adds the site's `service_level_seconds` (T, default 30) and `short_abandon_seconds` (S, default
 0), the departments' overrides (null: the site's; also written into their documents as null),
 `chats.first_wait_department_id` (the first wait's route department when it ended, backfilled
-from its wait row), the service-level sums of `cohort_minutes` and `wait_minutes`, and
-`missed_offers` (backfilled from the log's `chat.missed` events). Then every stored site's sums
+from its wait row), the service-level sums of `cohort_minutes` and `wait_minutes`,
+`cohort_quarters` (the cohort sums per quarter hour, from the minutes) and `missed_offers`
+(backfilled from the log's `chat.missed` events). Then every stored site's sums
 are computed from its rows with the code that keeps them (rollups, live totals: the sums that
 0002 added too). Only adds: the previous release keeps working against it, but the sums it
 writes meanwhile lack the new columns' share (`chatpulse rebuild` makes them whole).
@@ -25,6 +26,31 @@ revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
+
+
+# The summed columns of cohort_minutes at this revision (domain/cohort.COHORT_FIELDS).
+SUMMED = (
+    "total",
+    "requests",
+    "accepted",
+    "abandoned",
+    "switched",
+    "missed",
+    "unique",
+    "waits",
+    "wait_total",
+    "ended",
+    "chat_total",
+    "rated",
+    "score_total",
+    "transferred",
+    "department_transferred",
+    "responses",
+    "response_total",
+    "in_time",
+    "counted",
+    "answer_total",
+)
 
 
 def _zero(name: str) -> sa.Column[int]:
@@ -65,6 +91,17 @@ def upgrade() -> None:
         ["site_id", "missed_at", "agent_id"],
     )
     op.create_index("ix_missed_offers_site_id_chat_id", "missed_offers", ["site_id", "chat_id"])
+    op.create_table(
+        "cohort_quarters",
+        sa.Column("site_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("department_key", sa.String(36), nullable=False),
+        sa.Column("quarter", sa.BigInteger(), autoincrement=False, nullable=False),
+        *[sa.Column(name, sa.BigInteger(), nullable=False) for name in SUMMED],
+        sa.Column("longest_wait", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "site_id", "department_key", "quarter", name=op.f("pk_cohort_quarters")
+        ),
+    )
 
     conn = op.get_bind()
     for site_id, department_id, doc in conn.execute(
@@ -115,9 +152,19 @@ def upgrade() -> None:
         rollups.recompute(conn, int(site_id), thresholds)
         rollups.recompute_service_level(conn, int(site_id), thresholds)
         live_totals.recompute(conn, int(site_id))
+    names = ", ".join(f'"{name}"' for name in SUMMED)  # quoted: "unique" is a keyword
+    sums = ", ".join(f'SUM("{name}")' for name in SUMMED)
+    conn.execute(
+        sa.text(
+            f"INSERT INTO cohort_quarters (site_id, department_key, quarter, {names},"
+            f" longest_wait) SELECT site_id, department_key, minute / 15, {sums},"
+            " MAX(longest_wait) FROM cohort_minutes GROUP BY site_id, department_key, minute / 15"
+        )
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("cohort_quarters")
     op.drop_index("ix_missed_offers_site_id_chat_id", "missed_offers")
     op.drop_index("ix_missed_offers_site_id_missed_at_agent_id", "missed_offers")
     op.drop_table("missed_offers")
