@@ -105,16 +105,6 @@ def _assemble(
 ) -> list[dict[str, Any]]:
     site = totals.get("", {})
 
-    def _render(
-        row: _Row,
-        now: int,
-        department: dict[str, Any] | None,
-        agent: dict[str, Any] | None,
-        ongoing: int,
-        capacity: int,
-    ) -> dict[str, Any]:
-        return _rendered(row, now, department, agent, ongoing, capacity, extended)
-
     ongoing: dict[str | None, int] = {k: v["ongoing_chats"] for k, v in totals.items() if k}
     ongoing[None] = site.get("ongoing_chats", 0) - sum(ongoing.values())  # chats of no department
     capacity = {k: v["online_capacity"] for k, v in totals.items() if k}
@@ -126,6 +116,7 @@ def _assemble(
             None,
             ongoing.get(doc["id"], 0),
             capacity.get(doc["id"], 0),
+            extended,
         )
         for doc in departments
     ]
@@ -135,14 +126,24 @@ def _assemble(
     nobody = rows.get((None, None), _Row())
     if not departments or nobody.busy:
         online_capacity = site.get("online_capacity", 0)
-        out.append(_render(nobody, now, None, None, ongoing.get(None, 0), online_capacity))
+        out.append(
+            _render(nobody, now, None, None, ongoing.get(None, 0), online_capacity, extended)
+        )
 
     busy_ids = [agent for (dept, agent), row in rows.items() if agent and row.busy]
     found = agents_of(busy_ids)
     for agent, doc in sorted(found, key=lambda a: (a[0].display_name.casefold(), a[0].agent_id)):
         own_capacity = agent.max_concurrent_chats if agent.status_type == ONLINE else 0
         out.append(
-            _render(rows[(None, agent.agent_id)], now, None, doc, agent.ongoing_chats, own_capacity)
+            _render(
+                rows[(None, agent.agent_id)],
+                now,
+                None,
+                doc,
+                agent.ongoing_chats,
+                own_capacity,
+                extended,
+            )
         )
     return out
 
@@ -151,7 +152,7 @@ def _target(department_id: str | None, agent_id: str | None) -> Target:
     return (department_id, None) if department_id else (None, agent_id)
 
 
-def _rendered(
+def _render(
     row: _Row,
     now: int,
     department: dict[str, Any] | None,
