@@ -56,14 +56,16 @@ def spread_closed(
     intervals clipped to it; an interval adds to every bucket it meets."""
     totals = [0] * len(ends)
     count = len(ends)
-    for a, b in intervals:
+    for a, b in intervals:  # overlap() written out: this loop runs per interval and bucket
         i = max(0, (a - start) // length)
-        while i < count:
-            lo = start + i * length
-            if lo >= b:
-                break
-            totals[i] += overlap(a, b, lo, ends[i])
+        lo = start + i * length
+        while i < count and lo < b:
+            hi = ends[i]
+            part = (b if b < hi else hi) - (a if a > lo else lo)
+            if part > 0:
+                totals[i] += part
             i += 1
+            lo += length
     return totals
 
 
