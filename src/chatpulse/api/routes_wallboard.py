@@ -4,6 +4,7 @@ client and uPlot, the chart of today's intervals, with uPlot's stylesheet."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 
 from fastapi import APIRouter, Request
@@ -51,40 +52,20 @@ def wallboard_slash(request: Request) -> Response:
     return RedirectResponse("/wallboard" + (f"?{query}" if query else ""), status_code=308)
 
 
-@router.get("/wallboard/wallboard.js", include_in_schema=False)
-def wallboard_script() -> Response:
-    return _asset("wallboard.js")
+def _serving(name: str) -> Callable[[], Response]:
+    def serve() -> Response:
+        return _asset(name)
+
+    return serve
 
 
-@router.get("/wallboard/wallboard.css", include_in_schema=False)
-def wallboard_style() -> Response:
-    return _asset("wallboard.css")
-
-
-# Linked from the page, so the browser asks for it instead of /favicon.ico (a 404 otherwise).
-@router.get("/wallboard/favicon.svg", include_in_schema=False)
-def wallboard_icon() -> Response:
-    return _asset("favicon.svg")
-
-
-# The stream client (eventsource-client) and its parser, ES modules imported by wallboard.js.
-@router.get("/wallboard/vendor/eventsource-client.js", include_in_schema=False)
-def wallboard_stream_client() -> Response:
-    return _asset("vendor/eventsource-client.js")
-
-
-@router.get("/wallboard/vendor/eventsource-parser.js", include_in_schema=False)
-def wallboard_stream_parser() -> Response:
-    return _asset("vendor/eventsource-parser.js")
-
-
-# uPlot draws the intervals chart: its ES module, and its stylesheet as a file (`style-src 'self'`
-# admits no inline style; the style properties it sets from script go through the CSSOM).
-@router.get("/wallboard/vendor/uplot.js", include_in_schema=False)
-def wallboard_chart() -> Response:
-    return _asset("vendor/uplot.js")
-
-
-@router.get("/wallboard/vendor/uplot.css", include_in_schema=False)
-def wallboard_chart_style() -> Response:
-    return _asset("vendor/uplot.css")
+# The page's script and style, its icon (linked from the page, so the browser asks for it
+# instead of /favicon.ico, a 404 otherwise), and the vendored code: the stream client and its
+# parser, ES modules imported by wallboard.js; uPlot, the chart of today's intervals, its ES
+# module and its stylesheet as a file (`style-src 'self'` admits no inline style; the style
+# properties it sets from script go through the CSSOM).
+for _name in ASSETS:
+    if _name != "wallboard.html":
+        router.add_api_route(
+            f"/wallboard/{_name}", _serving(_name), methods=["GET"], include_in_schema=False
+        )

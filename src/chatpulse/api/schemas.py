@@ -58,29 +58,12 @@ class TodayModel(BaseModel):
     longestWaitingTime: float | None = Field(None, description=EXT + ": seconds")
 
 
-class IntervalModel(BaseModel):
+class IntervalModel(TodayModel):
     """One bucket of the Intervals view: Today over [startTime, endTime), extension fields
     always included (serviceLevel null when nothing was judged)."""
 
     startTime: str
     endTime: str
-    totalChats: int
-    chatRequests: int
-    chats: int
-    abandondedChats: int
-    switchedToMessageChats: int
-    missedChats: int
-    chatAcceptanceRate: float
-    serviceAccessibilityRate: float
-    uniqueChatRate: float
-    avgWaitingTime: float
-    avgChatTime: float
-    avgScore: float
-    acceptedInvitations: int
-    totalTransferredChats: int
-    departmentTransferredChats: int
-    agentAvgResponseTime: float
-    agentUtilization: float
     serviceLevel: float | None
     avgSpeedOfAnswer: float
     longestWaitingTime: float

@@ -361,14 +361,16 @@ def delete_status(conn: Connection, site_id: int, status_id: str) -> bool:
 # ---------------------------------------------------------------- service-level thresholds
 
 
-def thresholds(conn: Connection, site_id: int) -> SiteThresholds:
-    """The site's T and S and its departments' overrides (deleted departments too: their past
-    waits keep their thresholds), as the caller's transaction sees them."""
+def thresholds(conn: Connection, site_id: int, site: Thresholds | None = None) -> SiteThresholds:
+    """The site's T and S (`site`, when the caller has read its row already) and its
+    departments' overrides (deleted departments too: their past waits keep their thresholds),
+    as the caller's transaction sees them."""
     s, d = t.sites, t.departments
-    row = conn.execute(
-        select(s.c.service_level_seconds, s.c.short_abandon_seconds).where(s.c.id == site_id)
-    ).first()
-    site = Thresholds() if row is None else Thresholds(int(row[0]), int(row[1]))
+    if site is None:
+        row = conn.execute(
+            select(s.c.service_level_seconds, s.c.short_abandon_seconds).where(s.c.id == site_id)
+        ).first()
+        site = Thresholds() if row is None else Thresholds(int(row[0]), int(row[1]))
     overrides = {
         department_id: (t_, s_)
         for department_id, t_, s_ in conn.execute(

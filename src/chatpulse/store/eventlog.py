@@ -17,7 +17,7 @@ from chatpulse.domain.chat import (
 from chatpulse.domain.cohort import Share, share_of
 from chatpulse.domain.events import Event
 from chatpulse.domain.projector import Projector
-from chatpulse.domain.service_level import SiteThresholds
+from chatpulse.domain.service_level import SiteThresholds, Thresholds
 from chatpulse.domain.timeutil import format_instant, format_instant_exact
 from chatpulse.store import config as config_store
 from chatpulse.store import live_totals, projections
@@ -60,6 +60,7 @@ class IngestTransaction:
         self._chats_before: dict[str, live_totals.ChatState] = {}
         self._on_site_before: dict[str, bool] = {}
         self._thresholds = SiteThresholds()
+        self._site_thresholds = Thresholds()  # the site row's, read with its lock
 
     def __enter__(self) -> IngestTransaction:
         self._lock.__enter__()
@@ -71,8 +72,13 @@ class IngestTransaction:
         self._conn = conn
         try:
             conn.begin()
-            seq, upto = conn.execute(
-                select(t.sites.c.last_sequence, t.sites.c.departments_upto)
+            seq, upto, service_level, short_abandon = conn.execute(
+                select(
+                    t.sites.c.last_sequence,
+                    t.sites.c.departments_upto,
+                    t.sites.c.service_level_seconds,
+                    t.sites.c.short_abandon_seconds,
+                )
                 .where(t.sites.c.id == self.site_id)
                 .with_for_update()
             ).one()
@@ -84,6 +90,7 @@ class IngestTransaction:
             raise
         self.last_sequence = int(seq)
         self.departments_upto = int(upto)
+        self._site_thresholds = Thresholds(int(service_level), int(short_abandon))
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -157,7 +164,9 @@ class IngestTransaction:
             for row in rows_in(conn, t.chats, site, "chat_id", chat_ids, _LOAD_CHUNK)
         }
         self._thresholds = (
-            config_store.thresholds(conn, site) if chat_ids else SiteThresholds()
+            config_store.thresholds(conn, site, self._site_thresholds)
+            if chat_ids
+            else SiteThresholds()
         )  # only chat events end waits or move the cohort sums
         thresholds = self._thresholds
         self._cohort_before = {chat_id: share_of(c, thresholds) for chat_id, c in chats.items()}

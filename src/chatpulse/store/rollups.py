@@ -8,7 +8,7 @@ and a closed status interval never change again; busy intervals are rewritten on
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, literal, select, update
@@ -191,12 +191,7 @@ def _rejudge(
     judged["answer_total"] = case((accepted, first), else_=0)
     judged[LONGEST] = first
     for site_wide in (True, False):
-        same = [
-            c.c.site_id == cm.c.site_id,
-            c.c.requested_at >= cm.c.minute * MINUTE,
-            c.c.requested_at < (cm.c.minute + 1) * MINUTE,
-            c.c.first_wait_ended_at.is_not(None),
-        ]
+        same = _first_waits_of_minute()
         if not site_wide:
             same.append(c.c.cohort_department_id == cm.c.department_key)
         values = {
@@ -213,10 +208,14 @@ def _rejudge(
 
 
 def _quarters_from_minutes(
-    conn: Connection, site_id: int, columns: tuple[str, ...], key: str | None = None
+    conn: Connection,
+    site_id: int,
+    columns: tuple[str, ...],
+    key: str | None = None,
+    quarters: Sequence[int] | None = None,
 ) -> None:
-    """Set `columns` of the site's cohort quarters (of department key `key`, if given) from the
-    minutes they hold."""
+    """Set `columns` of the site's cohort quarters (of department key `key`, and of `quarters`,
+    if given) from the minutes they hold."""
     cm, cq = t.cohort_minutes, t.cohort_quarters
     inside = [
         cm.c.site_id == cq.c.site_id,
@@ -233,6 +232,8 @@ def _quarters_from_minutes(
     query = update(cq).where(cq.c.site_id == site_id)
     if key is not None:
         query = query.where(cq.c.department_key == key)
+    if quarters is not None:
+        query = query.where(cq.c.quarter.in_(quarters))
     conn.execute(query.values(values))
 
 
@@ -264,16 +265,23 @@ def _judgements(
     }
 
 
-def refresh_longest(conn: Connection, site_id: int, key: str, minutes: list[int]) -> None:
-    """Set LONGEST of the cohort rows (`key`, each of `minutes`) from the chats they still sum
-    (after a prune took some away)."""
+def _first_waits_of_minute() -> list[Any]:
+    """Conditions on `chats` correlated with a `cohort_minutes` row: the chats of its site
+    requested in its minute whose first wait has ended."""
     c, cm = t.chats, t.cohort_minutes
-    same = [
+    return [
         c.c.site_id == cm.c.site_id,
         c.c.requested_at >= cm.c.minute * MINUTE,
         c.c.requested_at < (cm.c.minute + 1) * MINUTE,
         c.c.first_wait_ended_at.is_not(None),
     ]
+
+
+def refresh_longest(conn: Connection, site_id: int, key: str, minutes: list[int]) -> None:
+    """Set LONGEST of the cohort rows (`key`, each of `minutes`) from the chats they still sum
+    (after a prune took some away)."""
+    c, cm = t.chats, t.cohort_minutes
+    same = _first_waits_of_minute()
     if key:
         same.append(c.c.cohort_department_id == key)
     longest = select(func.coalesce(func.max(c.c.first_wait_length), 0)).where(*same)
@@ -283,21 +291,6 @@ def refresh_longest(conn: Connection, site_id: int, key: str, minutes: list[int]
             .where(cm.c.site_id == site_id, cm.c.department_key == key, cm.c.minute.in_(chunk))
             .values({LONGEST: longest.scalar_subquery()})
         )
-    cq, m = t.cohort_quarters, t.cohort_minutes
     quarters = sorted({minute // QUARTER_MINUTES for minute in minutes})
-    of_quarter = (
-        select(func.coalesce(func.max(m.c[LONGEST]), 0))
-        .where(
-            m.c.site_id == cq.c.site_id,
-            m.c.department_key == cq.c.department_key,
-            m.c.minute >= cq.c.quarter * QUARTER_MINUTES,
-            m.c.minute < (cq.c.quarter + 1) * QUARTER_MINUTES,
-        )
-        .scalar_subquery()
-    )
     for chunk in in_chunks(quarters):
-        conn.execute(
-            update(cq)
-            .where(cq.c.site_id == site_id, cq.c.department_key == key, cq.c.quarter.in_(chunk))
-            .values({LONGEST: of_quarter})
-        )
+        _quarters_from_minutes(conn, site_id, (LONGEST,), key, chunk)

@@ -139,7 +139,7 @@ def update_site(
         if values:
             conn.execute(update(s).where(s.c.id == site_id).values(**values))
         if "service_level_seconds" in values:
-            rollups.rejudge(conn, site_id, config.thresholds(conn, site_id))
+            rollups.rejudge(conn, site_id, config.thresholds(conn, site_id, thresholds))
         return _site(conn.execute(select(s).where(s.c.id == site_id)).one())
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from chatpulse.domain.statuses import OFFLINE
 from chatpulse.store import tables as t
-from chatpulse.store.scoped import scoped
+from chatpulse.store.scoped import active_agents, scoped
 from chatpulse.store.tables import agents_now
 from chatpulse.store.versions import SITE_COLUMNS, SiteRow, site_row
 
@@ -112,16 +112,5 @@ def _bound(value: Any) -> Any:
 
 def active_agents_now(conn: Connection, site_id: int, department_id: str | None) -> list[AgentNow]:
     """Every active agent (of the department, if given) as the views see it now."""
-    query = agent_columns().where(
-        a_.c.site_id == site_id, a_.c.is_active.is_(True), a_.c.is_deleted.is_(False)
-    )
-    if department_id is not None:
-        m = t.agent_departments
-        query = query.where(
-            a_.c.id.in_(
-                select(m.c.agent_id).where(
-                    m.c.site_id == site_id, m.c.department_id == department_id
-                )
-            )
-        )
+    query = agent_columns().where(*active_agents(site_id, department_id))
     return [agent_now(row) for row in conn.execute(query)]

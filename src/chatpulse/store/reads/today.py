@@ -54,7 +54,7 @@ def cohort_totals(
         after_q = after_whole // QUARTER_MINUTES
         if first_q < after_q:
             spans = [
-                (_cohort_quarter_sum(), first_q, after_q),
+                (_cohort_sum(quarters=True), first_q, after_q),
                 (_cohort_sum(), first_whole, first_q * QUARTER_MINUTES),
                 (_cohort_sum(), after_q * QUARTER_MINUTES, after_whole),
             ]
@@ -112,8 +112,11 @@ def open_first_waits(conn: Connection, site_id: int) -> list[FirstWait]:
 
 
 @functools.cache
-def _cohort_quarter_sum() -> Any:
-    r = t.cohort_quarters
+def _cohort_sum(quarters: bool = False) -> Any:
+    """The cohort sums and LONGEST of department key :key over the minutes [:first, :after)
+    (over the quarters, from their rollup, if `quarters`)."""
+    r = t.cohort_quarters if quarters else t.cohort_minutes
+    period = r.c.quarter if quarters else r.c.minute
     return scoped(
         r,
         bindparam("site"),
@@ -121,23 +124,8 @@ def _cohort_quarter_sum() -> Any:
         func.coalesce(func.max(r.c[LONGEST]), 0),
     ).where(
         r.c.department_key == bindparam("key"),
-        r.c.quarter >= bindparam("first"),
-        r.c.quarter < bindparam("after"),
-    )
-
-
-@functools.cache
-def _cohort_sum() -> Any:
-    r = t.cohort_minutes
-    return scoped(
-        r,
-        bindparam("site"),
-        *[sum_of(r.c[name]) for name in COHORT_FIELDS],
-        func.coalesce(func.max(r.c[LONGEST]), 0),
-    ).where(
-        r.c.department_key == bindparam("key"),
-        r.c.minute >= bindparam("first"),
-        r.c.minute < bindparam("after"),
+        period >= bindparam("first"),
+        period < bindparam("after"),
     )
 
 
