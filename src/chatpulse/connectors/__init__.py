@@ -1,0 +1,1 @@
+"""Connectors: a chat platform's webhooks (and API) turned into ChatPulse events, with no code."""
