@@ -54,3 +54,8 @@ class Settings(BaseSettings):
     # A token looked up is trusted this long in each process; revocation through this process
     # takes effect at once, through another within this bound. 0: look up on every request.
     token_cache_s: float = 1.0
+    # The server's address as chat platforms reach it, for the webhook URLs of connectors
+    # (docs/connectors.md); unset: the address the request to create the connector came to.
+    public_url: str | None = None
+    # Each process looks every second for connectors whose agent availability poll is due.
+    connector_poll: bool = True

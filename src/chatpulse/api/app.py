@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -19,6 +20,7 @@ from chatpulse.api import (
     problems,
     routes_admin,
     routes_config,
+    routes_connectors,
     routes_events,
     routes_ops,
     routes_stream,
@@ -34,6 +36,7 @@ from chatpulse.api.middleware import (
 )
 from chatpulse.clock import Clock
 from chatpulse.domain.errors import ChatPulseError
+from chatpulse.services import connector_poll, connectors
 from chatpulse.services.runtime import Database, Runtime, StorageError
 from chatpulse.services.stream import listening
 from chatpulse.settings import Settings
@@ -48,11 +51,16 @@ with the same answers."""
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """While serving: on PostgreSQL, the stream hub hears other processes' ingests (LISTEN)."""
+    """While serving: on PostgreSQL, the stream hub hears other processes' ingests (LISTEN);
+    the connectors' availability poller runs (services/connector_poll.py)."""
+    poller = connector_poll.Poller(app.state.runtime)
+    if app.state.settings.connector_poll:
+        poller.start()
     async with listening(app.state.stream_hub), limits.streams_end_on_shutdown(app):
         try:
             yield
         finally:
+            await anyio.to_thread.run_sync(poller.stop)
             await app.state.runtime.close()
 
 
@@ -78,6 +86,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.settings = settings
     app.state.clock = runtime.clock
+    app.state.intake = connectors.Intake(runtime)
     routes_stream.install(app)
 
     app.add_exception_handler(ChatPulseError, problems.on_chatpulse_error)
@@ -94,6 +103,7 @@ def create_app(
         routes_events,
         routes_config,
         routes_admin,
+        routes_connectors,
         routes_ops,
         routes_wallboard,
         metrics,

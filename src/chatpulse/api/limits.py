@@ -27,6 +27,7 @@ from chatpulse.domain.errors import ChatPulseError, FieldError
 from chatpulse.settings import Settings
 
 INGEST_PATH = "/api/v3/livechat/events"
+CONNECTORS_PATH = "/api/v3/connectors/"  # webhooks: a platform's payloads may be large
 # A stream slot frees only when a stream ends; there is no better estimate than "a while".
 STREAM_RETRY_AFTER_S = 10
 # Bounds the memory of the per-key tables; the least recently used key is forgotten first.
@@ -211,7 +212,9 @@ class RequestLimits:
 
     def limit_for(self, scope: Scope) -> int:
         path = str(scope.get("path", "")).rstrip("/").lower()
-        if scope.get("method") == "POST" and path == INGEST_PATH:
+        if scope.get("method") == "POST" and (
+            path == INGEST_PATH or (path.startswith(CONNECTORS_PATH) and "/webhook/" in path)
+        ):
             return self.settings.max_body_bytes
         return self.settings.max_config_body_bytes
 

@@ -71,6 +71,24 @@ INGEST_REJECTED = Counter(
     "rate_limited (429)",
     ("reason",),
 )
+CONNECTOR_DELIVERIES = Counter(
+    "chatpulse_connector_deliveries",
+    "Webhook deliveries to connectors, by platform and outcome: stored, dropped (some of its "
+    "facts could not go into the log), ignored (an event the connector does not use), refused "
+    "(unknown connector, bad secret or signature, not JSON; platform unknown)",
+    ("platform", "outcome"),
+)
+CONNECTOR_DROPPED = Counter(
+    "chatpulse_connector_dropped_facts",
+    "Facts of connector deliveries that could not go into the log (listed per connector by "
+    "GET /api/v3/connectors/{id}/drops), by platform",
+    ("platform",),
+)
+CONNECTOR_REPAIRED = Counter(
+    "chatpulse_connector_repaired_facts",
+    "Facts of connector deliveries stored after a repair (order, implied start), by platform",
+    ("platform",),
+)
 STREAMS_OPEN = Gauge(
     "chatpulse_streams_open",
     "Server-Sent Events streams open now",
@@ -114,6 +132,17 @@ def count_ingest(accepted: int, duplicates: int) -> None:
         EVENTS_ACCEPTED.inc(accepted)
     if duplicates:
         EVENTS_DUPLICATE.inc(duplicates)
+
+
+def count_delivery(platform: str, outcome: str, result: Any = None) -> None:
+    """One connector delivery (`result`: its DeliveryResult, when it got that far)."""
+    CONNECTOR_DELIVERIES.labels(platform, outcome).inc()
+    if result is not None:
+        if result.dropped:
+            CONNECTOR_DROPPED.labels(platform).inc(result.dropped)
+        if result.repaired:
+            CONNECTOR_REPAIRED.labels(platform).inc(result.repaired)
+        count_ingest(result.accepted, result.duplicates)
 
 
 def route_label(scope: Scope) -> str:

@@ -369,3 +369,66 @@ class SiteBody(Body):
     _check_name = field_validator("name")(_not_blank)
     _check_t = field_validator("serviceLevelSeconds")(_between(*SERVICE_LEVEL_RANGE))
     _check_s = field_validator("shortAbandonSeconds")(_between(*SHORT_ABANDON_RANGE))
+
+
+class ConnectorBody(Body):
+    """A new connector (docs/connectors.md)."""
+
+    kind: Literal["chatwoot", "livechat"]
+    name: StrictStr | None = Field(None, max_length=200)
+    signingSecret: StrictStr | None = Field(
+        None, max_length=400, description="the platform's webhook secret, if it has one"
+    )
+    apiUrl: StrictStr | None = Field(None, max_length=400)
+    apiToken: StrictStr | None = Field(None, max_length=400)
+    accountId: StrictStr | None = Field(None, max_length=100)
+    pollSeconds: StrictInt | None = Field(
+        None, description="agent availability poll (Chatwoot), 0 = none; default 30 with API"
+    )
+    reorderMs: StrictInt | None = Field(None, description="reorder buffer, 0…5000 ms (100)")
+
+
+class ConnectorModel(BaseModel):
+    id: str
+    siteId: int
+    kind: str
+    name: str
+    signingSecretSet: bool
+    apiUrl: str | None
+    apiTokenSet: bool
+    accountId: str | None
+    pollSeconds: int
+    reorderMs: int
+    createdTime: str
+    lastPollTime: str | None
+    lastPollError: str | None
+
+
+class NewConnectorModel(ConnectorModel):
+    webhookUrl: str = Field(description="shown once: the URL to enter in the platform")
+    setup: str = Field(description="the settings to enter in the platform")
+
+
+class ConnectorDropModel(BaseModel):
+    id: int
+    recordedTime: str
+    occurredTime: str | None
+    deliveryId: str | None
+    factKey: str | None
+    type: str | None
+    reason: str
+
+
+class ConnectorDropsModel(BaseModel):
+    total: int
+    list: list[ConnectorDropModel]
+
+
+class DeliveryModel(BaseModel):
+    accepted: int
+    duplicates: int
+    skipped: int
+    dropped: int
+    repaired: int
+    lastSequence: int
+    ignored: str | None = None

@@ -1,14 +1,15 @@
 """The command line of SPEC.md §7: demo, serve, migrate, site create, token create, simulate,
-check, rebuild, prune."""
+check, rebuild, prune, and connector add/list/remove/drops (docs/connectors.md)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from chatpulse.cli import connectors as connector_commands
 from chatpulse.cli.common import CliError, Parser, short
 from chatpulse.cli.maintenance import (
     cmd_check,
@@ -139,10 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--prefill", type=float, default=0, help="first replay the last S seconds of traffic"
     )
+    connector_commands.add_parsers(commands, database)
     return parser
 
 
-COMMANDS = {
+COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
+    **connector_commands.COMMANDS,
     ("check", None): cmd_check,
     ("rebuild", None): cmd_rebuild,
     ("prune", None): cmd_prune,

@@ -91,6 +91,9 @@ class Delivery:
     ignored: str | None = None
     # The platform's id of this delivery or event, when it has one (logged with drops).
     delivery_id: str | None = None
+    # Set by the connector service (never by a mapping) when the payload was not the
+    # documented shape: why. The delivery is acknowledged and counted as one drop.
+    unreadable: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,3 +120,6 @@ class Platform(Protocol):
 
     def map_delivery(self, payload: object, headers: Mapping[str, str]) -> Delivery:
         """The delivery's facts; PayloadError when the payload is not the documented shape."""
+
+    def setup_text(self, webhook_url: str, settings: ConnectorSettings) -> str:
+        """The exact settings to enter in the platform for this webhook URL."""

@@ -350,6 +350,51 @@ live_totals = Table(
 )
 
 
+# Connectors (docs/connectors.md): a chat platform's webhooks mapped to events. The URL secret
+# is stored only as its SHA-256; the platform's signing secret and API token are kept as given
+# (a signature cannot be checked, nor an API called, with a hash).
+connectors = Table(
+    "connectors",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("site_id", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("url_secret_hash", String(64), nullable=False),
+    Column("signing_secret", String(400)),
+    Column("api_url", String(400)),
+    Column("api_token", String(400)),
+    Column("account_id", String(100)),
+    Column("poll_seconds", Integer, nullable=False),  # 0: no availability poll
+    Column("reorder_ms", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger),
+    # The availability poll: which process holds it until when, and how the last one went.
+    Column("poll_lease_until", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("last_poll_at", BigInteger),
+    Column("last_poll_error", String(400)),
+    Index(None, "site_id"),
+)
+
+# What a connector could not feed into the log (the newest per connector are kept).
+connector_drops = Table(
+    "connector_drops",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("site_id", Integer, nullable=False),
+    Column("connector_id", ID, nullable=False),
+    Column("recorded_at", BigInteger, nullable=False),
+    Column("occurred_at", BigInteger),
+    Column("delivery_id", String(200)),
+    Column("fact_key", String(400)),
+    Column("type", String(40)),
+    Column("reason", String(400), nullable=False),
+    Index(None, "site_id", "connector_id", "id"),
+)
+
+
 def agents_now() -> Any:
     """agents ⟕ agent_states ⟕ agent_statuses: each agent with its current status and type."""
     return agents.outerjoin(
