@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import secrets
+import threading
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -144,8 +146,42 @@ def _key(text: str) -> str:
 
 
 def remove(engine: Engine, site_id: int, connector_id: str, now: int) -> None:
-    if not store.remove(engine, site_id, _key(connector_id), now):
+    key = _key(connector_id)
+    if not store.remove(engine, site_id, key, now):
         raise NotFound("connector")
+    _opened.forget(key)
+
+
+class _Opened:
+    """Connectors recently opened by their webhook URL, per process, for OPEN_CACHE_S: a busy
+    connector's deliveries read no row. A removal through this process takes effect at once,
+    through another within OPEN_CACHE_S."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[str, str], tuple[Connector, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, engine: Engine, key: str, secret: str) -> Connector | None:
+        with self._lock:
+            found = self._found.get((key, secret))
+        if found is not None and time.monotonic() - found[1] < OPEN_CACHE_S:
+            return found[0]
+        connector = store.by_webhook(engine, key, secret)
+        if connector is not None:
+            with self._lock:
+                if len(self._found) > 10_000:
+                    self._found.clear()
+                self._found[(key, secret)] = (connector, time.monotonic())
+        return connector
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            for cached in [k for k in self._found if k[0] == key]:
+                del self._found[cached]
+
+
+_opened = _Opened()
+OPEN_CACHE_S = 1.0
 
 
 def describe(connector: Connector) -> dict[str, Any]:
@@ -209,7 +245,7 @@ def open_webhook(
         key = str(uuid.UUID(connector_id))
     except ValueError:
         raise NotFound("connector") from None
-    connector = store.by_webhook(runtime.engine, key, secret)
+    connector = _opened.get(runtime.engine, key, secret)
     if connector is None:
         raise NotFound("connector")
     module = platform(connector.kind)
