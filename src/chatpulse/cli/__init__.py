@@ -100,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--departments", type=int, default=4)
     demo.add_argument("--rate", type=float, default=1.0, help="traffic multiplier (default 1)")
     demo.add_argument("--seed", type=int, default=None)
+    demo.add_argument(
+        "--connector",
+        choices=("chatwoot",),
+        default=None,
+        help="drive the demo through a connector: simulated Chatwoot webhooks and agents API",
+    )
 
     for name, text in (
         ("check", "verify that the projections equal a replay of the event log"),

@@ -161,6 +161,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         args.rate,
         args.seed,
         progress_interval=progress_interval(),
+        connector=args.connector,
     )
     try:
         run_demo(options, sys.stdout, sys.stderr)

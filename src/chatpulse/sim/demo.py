@@ -3,7 +3,10 @@ a demo site and token, and simulated traffic (the last hours first, then live)."
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import random
+import secrets
 import shutil
 import signal
 import socket
@@ -11,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -19,12 +23,21 @@ from typing import TextIO
 import httpx
 
 from chatpulse.clock import SystemClock
+from chatpulse.domain.timeutil import MICROS
+from chatpulse.domain.window import load_zone
 from chatpulse.progress import INTERVAL_S, Reporter
+from chatpulse.services import connectors
 from chatpulse.services.sites import create_demo_site
+from chatpulse.sim.chatwoot import Account, api_server
 from chatpulse.sim.demo_zone import demo_zone
 from chatpulse.sim.driver import SimulationError, Stats, simulate
+from chatpulse.sim.model import Model
+from chatpulse.sim.plan import plan_site
+from chatpulse.sim.webhooks import WebhookDriver
+from chatpulse.store.db import make_engine
 
 PREFILL_S = 3 * 3600.0  # the day so far, as far as the wallboard needs it
+DEMO_POLL_S = 5  # the Chatwoot demo's availability poll (a real one: 30 s by default)
 START_TIMEOUT_S = 60.0
 SERVE = (sys.executable, "-m", "chatpulse", "serve")
 
@@ -42,6 +55,7 @@ class DemoOptions:
     rate: float = 1.0
     seed: int | None = None
     progress_interval: float = INTERVAL_S  # seconds between plain progress lines
+    connector: str | None = None  # "chatwoot": traffic through a connector's webhooks
 
 
 def _check_port(host: str, port: int) -> None:
@@ -152,6 +166,12 @@ def run_demo(options: DemoOptions, out: TextIO, err: TextIO) -> None:
             )
             print("Press Ctrl-C to stop.", file=out, flush=True)
 
+        if options.connector == "chatwoot":
+            with history:
+                _through_chatwoot(
+                    options, database, site.id, url, zone.name, history, ready, server
+                )
+            return
         with history:
             simulate(
                 url,
@@ -180,3 +200,53 @@ def run_demo(options: DemoOptions, out: TextIO, err: TextIO) -> None:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
             signal.signal(signal.SIGTERM, previous)
+
+
+def _through_chatwoot(
+    options: DemoOptions,
+    database: str,
+    site_id: int,
+    url: str,
+    zone_name: str,
+    history: Reporter,
+    ready: Callable[[Stats], None],
+    server: _Server,
+) -> None:
+    """The demo's traffic as a simulated Chatwoot account's webhooks, into a Chatwoot
+    connector; the account's agents API answers the connector's availability poll."""
+    seed = secrets.randbits(32) if options.seed is None else options.seed
+    account = Account(plan_site(random.Random(seed), options.agents, options.departments))
+    api_token = secrets.token_hex(16)
+    with api_server(account, api_token) as api_url:
+        engine = make_engine(database)
+        try:
+            connector, secret = connectors.create(
+                engine,
+                site_id,
+                connectors.NewConnector(
+                    "chatwoot",
+                    "Demo Chatwoot",
+                    api_url=api_url,
+                    api_token=api_token,
+                    account_id="1",
+                    poll_seconds=DEMO_POLL_S,
+                ),
+                SystemClock().now(),
+            )
+        finally:
+            engine.dispose()
+        webhook = url + connectors.webhook_path(connector, secret)
+        history.log(f"chatpulse demo: traffic goes through the Chatwoot connector at {webhook}")
+        now = time.time_ns() // 1000
+        zone = load_zone(zone_name) or dt.UTC
+        model = Model(account.roster, now - int(PREFILL_S * MICROS), seed, options.rate, zone)
+        driver = WebhookDriver(webhook, account, model, history.log)
+        try:
+            driver.catch_up(
+                now,
+                progress=lambda done, total: history.update(done // 60, total // 60),
+            )
+            ready(Stats(accepted=driver.stats.accepted))
+            driver.run(check=server.check)
+        finally:
+            driver.close()
