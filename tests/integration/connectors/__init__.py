@@ -1,0 +1,1 @@
+"""Connectors over real HTTP, on SQLite and PostgreSQL."""
