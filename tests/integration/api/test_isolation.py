@@ -437,9 +437,25 @@ def resource(endpoint: tuple[str, str]) -> str:
 
 RESOURCES = list(dict.fromkeys(resource(e) for e in ISOLATION_CHECKS))
 
-# Routes under /api/v3 whose isolation is tested in another file (none today). A route listed
-# here must name that test; keep this set empty unless there is a good reason.
-ISOLATION_COVERED_ELSEWHERE: dict[tuple[str, str], str] = {}
+# Routes under /api/v3 whose isolation is tested in another file: the connectors', whose
+# checks need a platform's payloads. A route listed here must name that test.
+ISOLATION_COVERED_ELSEWHERE: dict[tuple[str, str], str] = {
+    **{
+        (method, f"/api/v3/connectors{suffix}"): (
+            "tests/integration/connectors/test_api.py::test_another_sites_connectors_are_not_found"
+        )
+        for method, suffix in (
+            ("GET", ""),
+            ("POST", ""),
+            ("GET", "/{connector_id}"),
+            ("DELETE", "/{connector_id}"),
+            ("GET", "/{connector_id}/drops"),
+        )
+    },
+    ("POST", "/api/v3/connectors/{connector_id}/webhook/{secret}"): (
+        "tests/integration/connectors/test_chatwoot.py::test_a_webhook_feeds_only_its_connectors_site"
+    ),
+}
 
 
 @pytest.mark.parametrize("path", RESOURCES)
