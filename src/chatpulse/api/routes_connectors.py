@@ -22,10 +22,11 @@ from chatpulse.api.schemas import (
     ConnectorModel,
     DeliveryModel,
     NewConnectorModel,
+    SyncModel,
 )
 from chatpulse.domain.errors import ChatPulseError
 from chatpulse.domain.timeutil import format_instant
-from chatpulse.services import connectors
+from chatpulse.services import connector_poll, connectors
 from chatpulse.store import connectors as store
 
 router = APIRouter(prefix="/api/v3", tags=["Connectors"])
@@ -127,6 +128,19 @@ def connector_drops(
             ],
         }
     )
+
+
+@router.post(
+    "/connectors/{connector_id}/sync",
+    response_model=SyncModel,
+    responses={**ADMIN_PROBLEMS, **problems(404, 422, 502)},
+)
+def sync_connector(request: Request, who: Admin, connector_id: str) -> Any:
+    """Create or update the platform's agents and teams (groups) now, from its API."""
+    runtime = request.app.state.runtime
+    connector = connectors.get(runtime.engine, who.site_id, connector_id)
+    agents, departments = connector_poll.sync(runtime, connector)
+    return Json({"agents": agents, "departments": departments})
 
 
 @router.post(

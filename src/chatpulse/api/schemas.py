@@ -432,3 +432,8 @@ class DeliveryModel(BaseModel):
     repaired: int
     lastSequence: int
     ignored: str | None = None
+
+
+class SyncModel(BaseModel):
+    agents: int = Field(description="agents read from the platform's API")
+    departments: int = Field(description="teams (Chatwoot) or groups (LiveChat) read")

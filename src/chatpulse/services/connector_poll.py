@@ -5,6 +5,8 @@ a lease in the connector's row (store.connectors.claim_poll) lets one process po
 however many workers serve. A poll reads the agents' availability, creates or updates the
 agents, and feeds a status change for each whose status differs from ChatPulse's (the others
 are skipped by the repairs), through the same ingest as the webhooks.
+
+`sync` reads the platform's agents and teams on demand (POST /api/v3/connectors/{id}/sync).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Any
 import httpx
 
 from chatpulse.connectors.model import AgentInfo, Delivery, Fact
+from chatpulse.domain.errors import ChatPulseError, FieldError, InvalidBody
 from chatpulse.domain.timeutil import MICROS, from_micros
-from chatpulse.services import connectors
+from chatpulse.services import connector_directory, connectors
 from chatpulse.services.runtime import Runtime
 from chatpulse.store import connectors as store
 from chatpulse.store.connectors import Connector
@@ -92,3 +95,40 @@ class Poller:
             store.poll_done(runtime.engine, connector, runtime.clock.now(), error)
             polled += 1
         return polled
+
+
+class PlatformApiFailed(ChatPulseError):
+    """The platform's API could not be read (502): its answer or the reason, one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, [FieldError("apiUrl", message)], 502)
+
+
+def sync(runtime: Runtime, connector: Connector) -> tuple[int, int]:
+    """Read the platform's agents and teams (groups) from its API, and create or update them
+    in ChatPulse now; (agents, departments) read. A 422 when the connector has no API."""
+    settings = connector.settings
+    missing = [
+        FieldError(name, "is not set: the connector has no API access")
+        for name, value in (("apiUrl", settings.api_url), ("apiToken", settings.api_token))
+        if not value
+    ]
+    if missing:
+        raise InvalidBody(missing)
+    api: Any = importlib.import_module(f"chatpulse.connectors.{connector.kind}_api")
+    try:
+        with httpx.Client(timeout=API_TIMEOUT_S) as client:
+            agents = [
+                found[0] if isinstance(found, tuple) else found
+                for found in api.fetch_agents(settings, client)
+            ]
+            teams = (
+                api.fetch_teams(settings, client)
+                if hasattr(api, "fetch_teams")
+                else api.fetch_groups(settings, client)
+            )
+    except api.PlatformApiError as err:
+        raise PlatformApiFailed(f"the platform's API failed: {err}") from None
+    delivery = Delivery(agents=tuple(agents), teams=tuple(teams))
+    connector_directory.ensure(runtime, connector, connector_directory.wanted([delivery]))
+    return len(agents), len(teams)

@@ -450,6 +450,7 @@ ISOLATION_COVERED_ELSEWHERE: dict[tuple[str, str], str] = {
             ("GET", "/{connector_id}"),
             ("DELETE", "/{connector_id}"),
             ("GET", "/{connector_id}/drops"),
+            ("POST", "/{connector_id}/sync"),
         )
     },
     ("POST", "/api/v3/connectors/{connector_id}/webhook/{secret}"): (

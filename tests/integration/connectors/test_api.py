@@ -155,7 +155,7 @@ def test_another_sites_connectors_are_not_found(site: SiteClient, other_site: Si
     mine = add(site, kind="livechat", name="Alpha LiveChat")
     theirs = other_site
     assert theirs.get(CONNECTORS) == []
-    for method, suffix in (("GET", ""), ("GET", "/drops"), ("DELETE", "")):
+    for method, suffix in (("GET", ""), ("GET", "/drops"), ("POST", "/sync"), ("DELETE", "")):
         answer = theirs.http.request(method, f"{CONNECTORS}/{mine['id']}{suffix}")
         assert (answer.status_code, answer.json()) == (404, not_found()), (method, suffix)
     forbidden = theirs.http.get(CONNECTORS, params={"siteId": site.site_id})
