@@ -53,6 +53,7 @@ _DESCRIPTIONS = {
     415: "The body's Content-Type is not accepted",
     422: "The body parses but is invalid",
     429: "Rate limited; retry after Retry-After seconds",
+    502: "The chat platform's API failed (a connector's sync)",
     503: "The database is unavailable or not ready; retry later",
 }
 
