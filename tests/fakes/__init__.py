@@ -1,0 +1,1 @@
+"""Local fakes of chat platforms' APIs, for tests."""
