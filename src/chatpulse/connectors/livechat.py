@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from chatpulse.connectors.model import (
+    RECEIVED_AT_HEADER,
     AgentInfo,
     ConnectorSettings,
     Delivery,
@@ -35,7 +36,6 @@ from chatpulse.connectors.model import (
 )
 from chatpulse.connectors.reading import Node, instant
 
-RECEIVED_AT_HEADER = "x-chatpulse-received-at"
 DEFAULT_API_URL = "https://api.livechatinc.com"
 DEFAULT_API_VERSION = "3.6"
 # The webhooks to register (one registration per action), in the order of a chat's life.

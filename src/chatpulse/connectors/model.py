@@ -26,6 +26,9 @@ ID_FIELDS: Mapping[str, str] = {
     "invitationId": "invitation",
     "botId": "bot",
 }
+# The header the connector service sets on every delivery (from its clock, never the sender's):
+# when it was received, ISO 8601 with an offset, for payloads that do not say when.
+RECEIVED_AT_HEADER = "x-chatpulse-received-at"
 # `statusId` of an `agent.status_changed` fact: one of these words (the built-in statuses).
 STATUS_WORDS = ("online", "away", "offline")
 

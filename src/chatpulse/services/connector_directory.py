@@ -3,8 +3,9 @@
 A delivery names agents (by the platform's id, often with a name and email) and teams or groups.
 Before its facts go into the log, each is made to exist: the first sight creates it (a name the
 site already uses gets the platform's name in brackets after it; an email another agent uses is
-replaced by a made-up one), later sights with other details update it. Entities a process has
-already checked are remembered for a minute, so that a busy connector reads nothing here.
+replaced by a made-up one). The platform's API (the availability poll, a sync) updates them when
+their details changed. Entities a process has already checked are remembered for a minute, so
+that a busy connector reads nothing here.
 """
 
 from __future__ import annotations
@@ -86,9 +87,12 @@ class _Memory:
 _memory = _Memory()
 
 
-def ensure(runtime: Runtime, connector: Connector, want: Wanted) -> None:
-    """Create or update every agent and department `want` names (one configuration write, only
-    when something is new or changed)."""
+def ensure(runtime: Runtime, connector: Connector, want: Wanted, update: bool = False) -> None:
+    """Create every agent and department `want` names that does not exist yet; with `update`
+    (details read from the platform's API), also update those whose details changed. One
+    configuration write, only when something is new or changed. Webhooks only create: what
+    they say of a name may be a stand-in (LiveChat's webhooks name no group), and the API's
+    answer is the platform's word."""
     ids = Ids(connector.site_id, connector.id)
     teams = {k: v for k, v in want.teams.items() if not _memory.known((connector.id, "team", k), v)}
     agents = {
@@ -101,8 +105,8 @@ def ensure(runtime: Runtime, connector: Connector, want: Wanted) -> None:
     site = connector.site_id
     changed = False
     with runtime.engine.connect() as conn:
-        stale_teams = _stale_departments(conn, site, ids, teams)
-        stale_agents = _stale_agents(conn, site, ids, agents)
+        stale_teams = _stale_departments(conn, site, ids, teams, update)
+        stale_agents = _stale_agents(conn, site, ids, agents, update)
     if stale_teams or stale_agents:
         with config.writing(runtime.engine, site) as conn:
             for key, (team, old) in stale_teams.items():
@@ -119,25 +123,27 @@ def ensure(runtime: Runtime, connector: Connector, want: Wanted) -> None:
 
 
 def _stale_departments(
-    conn: Connection, site: int, ids: Ids, teams: dict[str, TeamInfo | None]
+    conn: Connection, site: int, ids: Ids, teams: dict[str, TeamInfo | None], update: bool
 ) -> dict[str, tuple[TeamInfo | None, Doc | None]]:
     stale: dict[str, tuple[TeamInfo | None, Doc | None]] = {}
     for key, info in teams.items():
         old = config.get_department(conn, site, ids.of("department", key))
-        if old is None or (info is not None and not old["name"].startswith(info.name)):
+        if old is None or (
+            update and info is not None and not old["name"].startswith(info.name.strip())
+        ):
             stale[key] = (info, old)
     return stale
 
 
 def _stale_agents(
-    conn: Connection, site: int, ids: Ids, agents: dict[str, AgentInfo | None]
+    conn: Connection, site: int, ids: Ids, agents: dict[str, AgentInfo | None], update: bool
 ) -> dict[str, tuple[AgentInfo | None, Doc | None]]:
     stale: dict[str, tuple[AgentInfo | None, Doc | None]] = {}
     for key, info in agents.items():
         old = config.get_agent(conn, site, ids.of("agent", key))
         if old is None:
             stale[key] = (info, None)
-        elif info is not None and _agent_differs(old, info, ids):
+        elif update and info is not None and _agent_differs(old, info, ids):
             stale[key] = (info, old)
     return stale
 

@@ -48,7 +48,10 @@ def poll(runtime: Runtime, connector: Connector, client: httpx.Client) -> connec
                 {"agentId": agent.key, "statusId": status},
             )
         )
-    delivery = Delivery(tuple(facts), tuple(agents), delivery_id=f"poll:{now}")
+    connector_directory.ensure(
+        runtime, connector, connector_directory.wanted([Delivery(agents=tuple(agents))]), True
+    )
+    delivery = Delivery(tuple(facts), delivery_id=f"poll:{now}")
     return connectors.ingest(runtime, connector, [delivery])[0]
 
 
@@ -130,5 +133,7 @@ def sync(runtime: Runtime, connector: Connector) -> tuple[int, int]:
     except api.PlatformApiError as err:
         raise PlatformApiFailed(f"the platform's API failed: {err}") from None
     delivery = Delivery(agents=tuple(agents), teams=tuple(teams))
-    connector_directory.ensure(runtime, connector, connector_directory.wanted([delivery]))
+    connector_directory.ensure(
+        runtime, connector, connector_directory.wanted([delivery]), update=True
+    )
     return len(agents), len(teams)

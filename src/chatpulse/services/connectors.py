@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 
 from chatpulse.connectors.ids import Ids
 from chatpulse.connectors.model import (
+    RECEIVED_AT_HEADER,
     ConnectorSettings,
     Delivery,
     Fact,
@@ -38,7 +39,7 @@ from chatpulse.connectors.model import (
 from chatpulse.connectors.reconcile import Drop, Reconciler
 from chatpulse.domain.errors import FieldError, InvalidBody, MalformedBody, NotFound, Unauthorized
 from chatpulse.domain.events import Event
-from chatpulse.domain.timeutil import format_instant
+from chatpulse.domain.timeutil import format_instant, format_instant_exact
 from chatpulse.services import connector_directory
 from chatpulse.services.runtime import Runtime
 from chatpulse.store import connectors as store
@@ -249,6 +250,9 @@ def open_webhook(
     if connector is None:
         raise NotFound("connector")
     module = platform(connector.kind)
+    # The time of receipt, for the platforms whose payloads do not always say when (LiveChat);
+    # never the sender's.
+    headers = {**headers, RECEIVED_AT_HEADER: format_instant_exact(runtime.clock.now())}
     problem = module.authenticate(headers, body, connector.settings)
     if problem is not None:
         raise Unauthorized(problem)
