@@ -121,15 +121,11 @@ def sync(runtime: Runtime, connector: Connector) -> tuple[int, int]:
     api: Any = importlib.import_module(f"chatpulse.connectors.{connector.kind}_api")
     try:
         with httpx.Client(timeout=API_TIMEOUT_S) as client:
-            agents = [
-                found[0] if isinstance(found, tuple) else found
-                for found in api.fetch_agents(settings, client)
-            ]
-            teams = (
-                api.fetch_teams(settings, client)
-                if hasattr(api, "fetch_teams")
-                else api.fetch_groups(settings, client)
-            )
+            if hasattr(api, "fetch_directory"):  # Chatwoot: teams' members asked separately
+                agents, teams = api.fetch_directory(settings, client)
+            else:
+                agents = api.fetch_agents(settings, client)
+                teams = api.fetch_groups(settings, client)
     except api.PlatformApiError as err:
         raise PlatformApiFailed(f"the platform's API failed: {err}") from None
     delivery = Delivery(agents=tuple(agents), teams=tuple(teams))

@@ -23,7 +23,6 @@ from typing import TextIO
 import httpx
 
 from chatpulse.clock import SystemClock
-from chatpulse.domain.timeutil import MICROS
 from chatpulse.domain.window import load_zone
 from chatpulse.progress import INTERVAL_S, Reporter
 from chatpulse.services import connectors
@@ -145,9 +144,14 @@ def run_demo(options: DemoOptions, out: TextIO, err: TextIO) -> None:
         url = f"http://{_connect_host(options.host)}:{options.port}"
         server.wait_healthy(url)
         hours = f"{PREFILL_S / 3600:.0f} hours"
+        start = (
+            "live traffic through a Chatwoot connector (no history)"
+            if options.connector
+            else f"replaying the last {hours} of traffic…"
+        )
         print(
             f"chatpulse demo: site {site.id}, {options.agents} agents in "
-            f"{options.departments} departments; replaying the last {hours} of traffic…",
+            f"{options.departments} departments; {start}",
             file=err,
             flush=True,
         )
@@ -156,7 +160,10 @@ def run_demo(options: DemoOptions, out: TextIO, err: TextIO) -> None:
         )
 
         def ready(stats: Stats) -> None:
-            history.finish(f"{hours} of traffic replayed, {stats.accepted} events stored")
+            if options.connector:
+                history.finish("the connector is ready")
+            else:
+                history.finish(f"{hours} of traffic replayed, {stats.accepted} events stored")
             print(f"Wallboard: {url}/wallboard", file=out)
             print(f"Token: {token}", file=out)
             print(
@@ -239,13 +246,11 @@ def _through_chatwoot(
         history.log(f"chatpulse demo: traffic goes through the Chatwoot connector at {webhook}")
         now = time.time_ns() // 1000
         zone = load_zone(zone_name) or dt.UTC
-        model = Model(account.roster, now - int(PREFILL_S * MICROS), seed, options.rate, zone)
+        # No history: a platform connected now says nothing of the past, and Chatwoot's agents'
+        # availability is only known from the first poll on.
+        model = Model(account.roster, now, seed, options.rate, zone)
         driver = WebhookDriver(webhook, account, model, history.log)
         try:
-            driver.catch_up(
-                now,
-                progress=lambda done, total: history.update(done // 60, total // 60),
-            )
             ready(Stats(accepted=driver.stats.accepted))
             driver.run(check=server.check)
         finally:
