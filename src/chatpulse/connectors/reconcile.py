@@ -19,6 +19,7 @@ Everything else that the state machine refuses is dropped with its reason (docs/
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from chatpulse.connectors.ids import Ids
@@ -67,8 +68,11 @@ class Reconciler:
         chat = self.projector.chats.get(event.data["chatId"])
         if chat is None:
             self._new_chat(fact, event)
-            return
-        event = self._not_before(event, chat.last_event_at)
+        else:
+            self._not_before(fact, event, chat.last_event_at, self._known_chat)
+
+    def _known_chat(self, fact: Fact, event: Event) -> None:
+        chat = self.projector.chats[event.data["chatId"]]
         kind, data, state = event.type, event.data, chat.state
         if state in FINAL_STATES and kind != "chat.rated":
             self._drop(fact, event, f"chat already {state.lower()}")
@@ -159,7 +163,8 @@ class Reconciler:
             if agent.status_id == event.data["statusId"]:
                 self.skipped += 1
                 return
-            event = self._not_before(event, agent.status_since)
+            self._not_before(fact, event, agent.status_since, self._apply)
+            return
         self._apply(fact, event)
 
     def _visitor(self, fact: Fact, event: Event) -> None:
@@ -173,16 +178,29 @@ class Reconciler:
             if visitor.on_site == arriving:
                 self.skipped += 1
                 return
-            event = self._not_before(event, visitor.last_event_at)
+            self._not_before(fact, event, visitor.last_event_at, self._apply)
+            return
         self._apply(fact, event)
 
     # ---------------------------------------------------------------- the steps
 
-    def _not_before(self, event: Event, last: int) -> Event:
+    def _not_before(
+        self, fact: Fact, event: Event, last: int, take: Callable[[Fact, Event], None]
+    ) -> None:
+        """`take` the event, moved up to `last` when it is earlier (the entity's order kept).
+        The move is a repair only if the fact is stored; a fact dropped all the same was not
+        repaired, and its drop keeps the fact's own time."""
         if event.occurred_at >= last:
-            return event
-        self.repairs += 1
-        return replace(event, occurred_at=last)
+            take(fact, event)
+            return
+        stored, dropped = len(self.events), len(self.drops)
+        take(fact, replace(event, occurred_at=last))
+        if len(self.drops) > dropped:
+            self.drops[dropped:] = [
+                replace(d, occurred_at=event.occurred_at) for d in self.drops[dropped:]
+            ]
+        elif len(self.events) > stored:
+            self.repairs += 1
 
     def _repaired(self, fact: Fact, event: Event, kind: str, **extra: str | None) -> None:
         """The event as another transition that says the same (same id: a redelivery of the

@@ -97,7 +97,8 @@ def test_a_chat_started_by_a_repair_then_requested_drops_the_late_request() -> N
         fact("req", "chat.requested", 3, chatId="c1", visitorId="v1"),
     )
     assert [e.type for e in rec.events] == ["chat.requested", "chat.message"]
-    assert rec.drops == [Drop("req", "chat.requested", us(5), "chat already exists")]
+    # dropped at its own time, not the time a stored fact would have been moved up to
+    assert rec.drops == [Drop("req", "chat.requested", us(3), "chat already exists")]
 
 
 def test_an_acceptance_of_a_chat_ongoing_with_another_agent_is_a_transfer() -> None:
@@ -177,6 +178,19 @@ def test_a_late_fact_is_moved_up_to_the_chats_last_event() -> None:
     )
     assert rec.events[2] == ev("m", "chat.message", 30, chatId="c1", sender="visitor")
     assert rec.repairs == 1
+
+
+def test_a_late_fact_dropped_all_the_same_is_no_repair_and_keeps_its_time() -> None:
+    rec = feed(
+        reconciler(),
+        fact("r1", "chat.requested", 0, chatId="c1", visitorId="v1"),
+        fact("a", "chat.accepted", 10, chatId="c1", agentId="a1"),
+        fact("m", "chat.message", 40, chatId="c1", sender="visitor"),
+        fact("end", "chat.ended", 60, chatId="c1"),
+        fact("m-late", "chat.message", 30, chatId="c1", sender="agent"),
+    )
+    assert rec.drops == [Drop("m-late", "chat.message", us(30), "chat already ended")]
+    assert (len(rec.events), rec.repairs, rec.skipped) == (4, 0, 0)
 
 
 def test_what_cannot_be_repaired_is_dropped_with_its_reason() -> None:
