@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from chatpulse.api import metrics
@@ -155,8 +154,8 @@ async def webhook(request: Request, connector_id: str, secret: str) -> Any:
     body = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
-        connector, delivery = await anyio.to_thread.run_sync(
-            connectors.open_webhook, runtime, connector_id, secret, headers, body
+        connector, delivery = await connectors.open_webhook(
+            runtime, connector_id, secret, headers, body
         )
     except ChatPulseError:
         metrics.count_delivery("unknown", "refused")
