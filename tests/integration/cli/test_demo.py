@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -233,3 +234,69 @@ def test_demo_on_a_busy_port_fails_in_one_line(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"chatpulse: cannot listen on 127.0.0.1:{port}")
     assert list(tmp_path.iterdir()) == []
+
+
+def _until(what: str, check: Any, timeout: float = 60) -> Any:
+    """Read the server until `check()` answers something true (a state the demo reaches by
+    itself: its first availability poll, its first chats); fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"the demo never reached: {what}"
+        time.sleep(0.2)  # between reads of the server, not instead of one
+
+
+DEMO_CHATWOOT = ("--agents", "8", "--departments", "2", "--connector", "chatwoot", "--rate", "30")
+DEMO_CHATWOOT += ("--seed", "3")
+
+
+@pytest.mark.slow
+def test_demo_through_the_chatwoot_connector(tmp_path: Path) -> None:
+    """`demo --connector chatwoot`: the traffic arrives as Chatwoot webhooks at a connector, the
+    agents' availability from the simulated Chatwoot API's poll."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [*CHATPULSE, "demo", "--port", str(port), *DEMO_CHATWOOT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=_lines, args=(proc.stdout, lines), daemon=True).start()
+        token = _wait_for(lines, "Token:", timeout=60)
+        base = f"http://127.0.0.1:{port}"
+        (connector,) = get(base, token, "/api/v3/connectors")
+        assert (connector["kind"], connector["name"], connector["pollSeconds"]) == (
+            "chatwoot",
+            "Demo Chatwoot",
+            5,
+        )
+        # The first poll made the 6 agents on shift (see the test above) Online or Away.
+        _until(
+            "a poll",
+            lambda: get(base, token, f"/api/v3/connectors/{connector['id']}")["lastPollTime"],
+        )
+        assert get(base, token, "/api/v3/livechat/realTime/RightNow")["loggedInAgents"] == 6
+
+        def chats() -> list[str]:
+            log = get(base, token, "/api/v3/livechat/events", limit="1000")["events"]
+            return [e["type"] for e in log if e["type"] == "chat.requested"]
+
+        _until("a chat through the connector", chats)
+        drops = get(base, token, f"/api/v3/connectors/{connector['id']}/drops")
+        assert drops == {"total": 0, "list": []}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    assert "Traceback" not in err
+    assert "live traffic through a Chatwoot connector (no history)" in err
