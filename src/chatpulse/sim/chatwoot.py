@@ -412,7 +412,10 @@ def api_server(account: Account, token: str, host: str = "127.0.0.1") -> Iterato
             pass
 
     server = ThreadingHTTPServer((host, 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: the block ends (server.shutdown) within 50 ms.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://{host}:{server.server_address[1]}"
