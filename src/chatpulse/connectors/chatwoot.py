@@ -138,7 +138,9 @@ class _Conversation:
             self.team = TeamInfo(key, str(team.value.get("name") or f"Team {key}"))
         assignee = meta.opt_child("assignee") if meta else None
         self.assignee: AgentInfo | None = None
-        if assignee is not None:
+        # Chatwoot's assignee may be an agent bot (`assignee_type` AgentBot, `type` agent_bot):
+        # only a user (a person) takes a chat.
+        if assignee is not None and assignee.value.get("type", "user") == "user":
             self.assignee = _agent(assignee)
 
     def fact(self, key: str, kind: str, at: dt.datetime, **data: str | int | None) -> Fact:
@@ -202,6 +204,11 @@ def _created(body: Node, delivery_id: str | None) -> Delivery:
     if c.visitor is None:
         raise PayloadError("meta.sender.id", "is required")
     status = body.text("status")
+    if status not in ("open", "pending"):  # a blocked contact's is resolved at once
+        return Delivery(
+            ignored=f"a conversation created {status}: it never waited for anyone",
+            delivery_id=delivery_id,
+        )
     if status == "pending":  # with the inbox's agent bot
         bot = f"inbox-{body.value.get('inbox_id')}-bot"
         start = c.fact("created", "chat.requested", at, visitorId=c.visitor, botId=bot)
@@ -220,7 +227,15 @@ def _status_changed(body: Node, headers: Mapping[str, str], delivery_id: str | N
     stamp = int(at.timestamp() * 1000)
     if status == "resolved":
         return c.delivery([c.fact(f"resolved:{stamp}", "chat.ended", at)], delivery_id)
-    if status == "open":  # the bot handed over (pending -> open), or it was reopened
+    # A payload without changed_attributes (older versions) says only the new status.
+    before = _changes(body, "previous_value").get("status", "pending")
+    if status == "open" and before != "pending":
+        # snoozed -> open changes nothing; resolved -> open reopens an ended chat, which
+        # ChatPulse cannot (its messages after the end are dropped).
+        return Delivery(
+            ignored=f"{before} -> open: not a hand-off from the bot", delivery_id=delivery_id
+        )
+    if status == "open":  # the bot handed over (pending -> open)
         team = None if c.team is None else c.team.key
         queued = c.fact(f"open:{stamp}", "chat.queued", at, departmentId=team)
         facts = [queued]
@@ -234,13 +249,14 @@ def _status_changed(body: Node, headers: Mapping[str, str], delivery_id: str | N
     )
 
 
-def _changes(body: Node) -> dict[str, object]:
-    """`changed_attributes` ([{name: {previous_value, current_value}}]) as {name: current}."""
+def _changes(body: Node, side: str = "current_value") -> dict[str, object]:
+    """`changed_attributes` ([{name: {previous_value, current_value}}]) as {name: value},
+    the current values (or, with `side` previous_value, the previous ones)."""
     out: dict[str, object] = {}
     for i, item in enumerate(body.items("changed_attributes")):
         entry = Node.of(item, f"changed_attributes[{i}]")
         for name, change in entry.value.items():
-            out[name] = Node.of(change, entry.at(name)).value.get("current_value")
+            out[name] = Node.of(change, entry.at(name)).value.get(side)
     return out
 
 
@@ -278,7 +294,8 @@ def _message(body: Node, delivery_id: str | None) -> Delivery:
     kinds = {0: "incoming", 1: "outgoing", 2: "activity", 3: "template"}
     kind = kinds.get(kind, kind) if isinstance(kind, int) else kind
     if kind not in ("incoming", "outgoing"):
-        return Delivery(ignored=f"a {kind} message", delivery_id=delivery_id)
+        article = "an" if str(kind)[:1] in "aeiou" else "a"
+        return Delivery(ignored=f"{article} {kind} message", delivery_id=delivery_id)
     c = _Conversation(body.child("conversation"))
     sender_node = body.opt_child("sender")
     sender_type = sender_node.value.get("type") if sender_node else None

@@ -128,7 +128,7 @@ class Account:
             changed: list[dict[str, Any]] = []
             if conversation.status == "pending":
                 conversation.status = "open"
-                changed.append(self._conversation("conversation_status_changed", conversation, at))
+                changed.append(self._status_changed(conversation, at, "pending"))
             team = data.get("departmentId")
             if team is not None and int(team) != conversation.team:
                 before = conversation.team
@@ -156,8 +156,9 @@ class Account:
             conversation.accepted = True
             return [self._updated(conversation, at, "assignee_id", before, agent)]
         if kind in ("chat.ended", "chat.abandoned", "chat.switched_to_message"):
+            before_status = conversation.status
             conversation.status = "resolved"
-            return [self._conversation("conversation_status_changed", conversation, at)]
+            return [self._status_changed(conversation, at, before_status)]
         if kind == "chat.rated":
             return [self._rating(conversation, int(data["score"]), at)]
         return []
@@ -235,6 +236,7 @@ class Account:
             "meta": {
                 "sender": self._contact_data(c.contact_id),
                 "assignee": self._user(c.assignee),
+                "assignee_type": None if c.assignee is None else "User",
                 "team": team,
                 "hmac_verified": False,
             },
@@ -255,6 +257,15 @@ class Account:
 
     def _conversation(self, event: str, c: _Conversation, at: int) -> dict[str, Any]:
         return {"event": event, **self._conversation_data(c, at)}
+
+    def _status_changed(self, c: _Conversation, at: int, before: str) -> dict[str, Any]:
+        return {
+            "event": "conversation_status_changed",
+            **self._conversation_data(c, at),
+            "changed_attributes": [
+                {"status": {"previous_value": before, "current_value": c.status}}
+            ],
+        }
 
     def _updated(
         self, c: _Conversation, at: int, attribute: str, before: int | None, after: int | None
@@ -401,7 +412,10 @@ def api_server(account: Account, token: str, host: str = "127.0.0.1") -> Iterato
             pass
 
     server = ThreadingHTTPServer((host, 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: the block ends (server.shutdown) within 50 ms.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://{host}:{server.server_address[1]}"
