@@ -1,7 +1,7 @@
 """Connectors: webhook → figures visible, and bursts of webhooks checked for loss (issue
 "Connectors"; docs/performance.md).
 
-.venv/bin/python -m benchmarks.connectors [--samples 300] [--rate 200] [--seconds 10]
+.venv/bin/python -m benchmarks.connectors [--samples 300] [--rate 100] [--seconds 10]
     [--connections 256] [--database URL]
 
 A real `chatpulse serve` on a fresh database (SQLite by default), a Chatwoot connector made
@@ -233,7 +233,7 @@ def _wrk(url: str, seconds: float, connections: int, script: str | None) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=300)
-    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--rate", type=float, default=100)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--database", default=None)
     parser.add_argument("--connections", type=int, default=256, help="wrk's connections")
