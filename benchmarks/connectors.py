@@ -269,7 +269,8 @@ def main() -> None:
         f"wrk -c{args.connections}, {args.seconds:g} s: {p['requests']} new conversations posted,"
         f" {p['rate']:.0f}/s, p99 {p['p99']:.1f} ms, non-2xx {p['errors']}; /healthz"
         f" {c['rate']:.0f}/s (webhooks at {p['rate'] / c['rate']:.0%} of it); stored events"
-        f" {w['stored']}, waiting {w['waiting']} (expected {p['requests'] - p['errors']} each)"
+        f" {w['stored']}, waiting {w['waiting']} (expected each: the {p['requests'] - p['errors']}"
+        f" answered, plus up to {args.connections} in flight when wrk stopped)"
     )
 
 
