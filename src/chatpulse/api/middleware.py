@@ -153,9 +153,11 @@ class HeadAsGet:
 
 
 class JsonLogFormatter(logging.Formatter):
-    """One JSON object per line: time, level, message and the request fields."""
+    """One JSON object per line: time, level, message and the request (or drop) fields."""
 
-    FIELDS = ("request_id", "method", "route", "status", "duration_ms")
+    # The request's fields, and a connector's drop's (services/connectors.py).
+    FIELDS: tuple[str, ...] = ("request_id", "method", "route", "status", "duration_ms")
+    FIELDS += ("connector", "delivery", "fact")
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {

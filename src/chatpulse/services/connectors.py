@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 import secrets
 import threading
 import time
@@ -46,6 +47,7 @@ from chatpulse.store import connectors as store
 from chatpulse.store.connectors import Connector
 from chatpulse.store.eventlog import IngestTransaction
 
+log = logging.getLogger("chatpulse.connectors")
 KINDS = ("chatwoot", "livechat")
 DEFAULT_REORDER_MS = 100
 REORDER_RANGE = (0, 5000)
@@ -417,6 +419,14 @@ def _ingest_chunk(
         changed = tx.changed_departments
     if reconciler.events:
         runtime.notify(connector.site_id, last, changed)
+    for drop, delivery_id in drops:  # after the commit: only what was recorded
+        log.warning(
+            "connector %s dropped %s: %s",
+            connector.id,
+            drop.type,
+            drop.reason,
+            extra={"connector": connector.id, "delivery": delivery_id, "fact": drop.fact_key},
+        )
     return last
 
 
