@@ -10,6 +10,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
+
 from chatpulse.clock import FixedClock
 from tests.integration.connectors.livechat_support import (
     CHAT_A,
@@ -159,7 +161,9 @@ def test_an_end_before_its_start_in_one_burst_is_an_abandonment(
     assert lc.drops() == {"total": 0, "list": []}
 
 
-def test_an_agent_message_after_the_end_is_dropped(site: SiteClient, clock: FixedClock) -> None:
+def test_an_agent_message_after_the_end_is_dropped(
+    site: SiteClient, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
     lc = add_livechat(site, clock)
     lc.deliver("a1_incoming_chat_queued", at="09:15:04", accepted=1)
     lc.deliver("a2_customer_message", at="09:15:11", accepted=1)
@@ -184,6 +188,17 @@ def test_an_agent_message_after_the_end_is_dropped(site: SiteClient, clock: Fixe
     }
     assert len(events(site)) == 6
     check_views_after_lifecycle_a(lc)  # the message changed no figure
+    # and the drop is logged, with what names it
+    (line,) = [r for r in caplog.records if r.name == "chatpulse.connectors"]
+    assert (line.levelname, line.getMessage()) == (
+        "WARNING",
+        f"connector {lc.id} dropped chat.message: chat already ended",
+    )
+    assert (line.connector, line.delivery, line.fact) == (  # type: ignore[attr-defined]
+        lc.id,
+        "K600PKZON8_4",
+        f"{CHAT_A}:event:K600PKZON8_4",
+    )
 
 
 def test_a_late_message_of_an_ongoing_chat_is_moved_up(site: SiteClient, clock: FixedClock) -> None:
