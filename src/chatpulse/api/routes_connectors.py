@@ -25,7 +25,7 @@ from chatpulse.api.schemas import (
 )
 from chatpulse.domain.errors import ChatPulseError
 from chatpulse.domain.timeutil import format_instant
-from chatpulse.services import connector_poll, connectors
+from chatpulse.services import connector_config, connector_poll, connectors
 from chatpulse.store import connectors as store
 
 router = APIRouter(prefix="/api/v3", tags=["Connectors"])
@@ -46,10 +46,10 @@ def public_url(request: Request) -> str:
 )
 def create_connector(request: Request, who: Admin, body: ConnectorBody) -> Any:
     runtime = request.app.state.runtime
-    connector, secret = connectors.create(
+    connector, secret = connector_config.create(
         runtime.engine,
         who.site_id,
-        connectors.NewConnector(
+        connector_config.NewConnector(
             body.kind,
             body.name,
             body.signingSecret,
@@ -61,15 +61,15 @@ def create_connector(request: Request, who: Admin, body: ConnectorBody) -> Any:
         ),
         runtime.clock.now(),
     )
-    url = public_url(request) + connectors.webhook_path(connector, secret)
-    setup = connectors.platform(connector.kind).setup_text(url, connector.settings)
-    return Json({**connectors.describe(connector), "webhookUrl": url, "setup": setup}, 201)
+    url = public_url(request) + connector_config.webhook_path(connector, secret)
+    setup = connector_config.platform(connector.kind).setup_text(url, connector.settings)
+    return Json({**connector_config.describe(connector), "webhookUrl": url, "setup": setup}, 201)
 
 
 @router.get("/connectors", response_model=list[ConnectorModel], responses=ADMIN_PROBLEMS)
 def list_connectors(request: Request, who: Admin) -> Any:
     found = store.list_site(request.app.state.runtime.engine, who.site_id)
-    return Json([connectors.describe(c) for c in found])
+    return Json([connector_config.describe(c) for c in found])
 
 
 @router.get(
@@ -79,8 +79,8 @@ def list_connectors(request: Request, who: Admin) -> Any:
 )
 def get_connector(request: Request, who: Admin, connector_id: str) -> Any:
     return Json(
-        connectors.describe(
-            connectors.get(request.app.state.runtime.engine, who.site_id, connector_id)
+        connector_config.describe(
+            connector_config.get(request.app.state.runtime.engine, who.site_id, connector_id)
         )
     )
 
@@ -90,7 +90,7 @@ def get_connector(request: Request, who: Admin, connector_id: str) -> Any:
 )
 def delete_connector(request: Request, who: Admin, connector_id: str) -> Response:
     runtime = request.app.state.runtime
-    connectors.remove(runtime.engine, who.site_id, connector_id, runtime.clock.now())
+    connector_config.remove(runtime.engine, who.site_id, connector_id, runtime.clock.now())
     return Response(status_code=204)
 
 
@@ -106,7 +106,7 @@ def connector_drops(
     limit: Annotated[int, Query(ge=1, le=store.KEEP_DROPS)] = 100,
 ) -> Any:
     runtime = request.app.state.runtime
-    connector = connectors.get(runtime.engine, who.site_id, connector_id)
+    connector = connector_config.get(runtime.engine, who.site_id, connector_id)
     total, rows = store.drops(runtime.engine, who.site_id, connector.id, limit)
     return Json(
         {
@@ -137,7 +137,7 @@ def connector_drops(
 def sync_connector(request: Request, who: Admin, connector_id: str) -> Any:
     """Create or update the platform's agents and teams (groups) now, from its API."""
     runtime = request.app.state.runtime
-    connector = connectors.get(runtime.engine, who.site_id, connector_id)
+    connector = connector_config.get(runtime.engine, who.site_id, connector_id)
     agents, departments = connector_poll.sync(runtime, connector)
     return Json({"agents": agents, "departments": departments})
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from chatpulse.cli.common import CliError, ensure_ready, open_engine
 from chatpulse.domain.errors import ChatPulseError
 from chatpulse.domain.timeutil import format_instant
-from chatpulse.services import connectors, sites
+from chatpulse.services import connector_config, sites
 from chatpulse.store import connectors as store
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
@@ -29,7 +29,7 @@ def add_parsers(
     add = actions.add_parser(
         "add", help="add a connector; prints the settings, then the webhook URL last"
     )
-    add.add_argument("kind", choices=connectors.KINDS)
+    add.add_argument("kind", choices=connector_config.KINDS)
     add.add_argument("--site", type=int, required=True)
     add.add_argument("--name", default=None)
     add.add_argument(
@@ -76,7 +76,7 @@ def _site_engine(args: argparse.Namespace) -> Engine:
 
 def cmd_connector_add(args: argparse.Namespace) -> int:
     engine = _site_engine(args)
-    new = connectors.NewConnector(
+    new = connector_config.NewConnector(
         args.kind,
         args.name,
         args.signing_secret,
@@ -87,15 +87,18 @@ def cmd_connector_add(args: argparse.Namespace) -> int:
         args.reorder_ms,
     )
     try:
-        connector, secret = connectors.create(engine, args.site, new, args.clock.now())
+        connector, secret = connector_config.create(engine, args.site, new, args.clock.now())
     except ChatPulseError as err:
         raise CliError("; ".join(f"{_option(e.field)} {e.message}" for e in err.errors)) from None
     base = (args.public_url or os.environ.get("CHATPULSE_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip(
         "/"
     )
-    url = base + connectors.webhook_path(connector, secret)
+    url = base + connector_config.webhook_path(connector, secret)
     print(f"connector {connector.id} ({connector.kind}) for site {args.site}", file=sys.stderr)
-    print(connectors.platform(connector.kind).setup_text(url, connector.settings), file=sys.stderr)
+    print(
+        connector_config.platform(connector.kind).setup_text(url, connector.settings),
+        file=sys.stderr,
+    )
     print(url)
     return 0
 
@@ -118,7 +121,7 @@ def cmd_connector_list(args: argparse.Namespace) -> int:
 def cmd_connector_remove(args: argparse.Namespace) -> int:
     engine = _site_engine(args)
     try:
-        connectors.remove(engine, args.site, args.id, args.clock.now())
+        connector_config.remove(engine, args.site, args.id, args.clock.now())
     except ChatPulseError:
         raise CliError(f"--id: site {args.site} has no connector {args.id}") from None
     print(f"removed connector {args.id}", file=sys.stderr)
@@ -130,7 +133,7 @@ def cmd_connector_drops(args: argparse.Namespace) -> int:
     if not 1 <= args.limit <= store.KEEP_DROPS:
         raise CliError(f"--limit must be from 1 to {store.KEEP_DROPS}")
     try:
-        connector = connectors.get(engine, args.site, args.id)
+        connector = connector_config.get(engine, args.site, args.id)
     except ChatPulseError:
         raise CliError(f"--id: site {args.site} has no connector {args.id}") from None
     total, rows = store.drops(engine, args.site, connector.id, args.limit)

@@ -25,7 +25,7 @@ import httpx
 from chatpulse.clock import SystemClock
 from chatpulse.domain.window import load_zone
 from chatpulse.progress import INTERVAL_S, Reporter
-from chatpulse.services import connectors
+from chatpulse.services import connector_config
 from chatpulse.services.sites import create_demo_site
 from chatpulse.sim.chatwoot import Account, api_server
 from chatpulse.sim.demo_zone import demo_zone
@@ -227,10 +227,10 @@ def _through_chatwoot(
     with api_server(account, api_token) as api_url:
         engine = make_engine(database)
         try:
-            connector, secret = connectors.create(
+            connector, secret = connector_config.create(
                 engine,
                 site_id,
-                connectors.NewConnector(
+                connector_config.NewConnector(
                     "chatwoot",
                     "Demo Chatwoot",
                     api_url=api_url,
@@ -242,7 +242,7 @@ def _through_chatwoot(
             )
         finally:
             engine.dispose()
-        webhook = url + connectors.webhook_path(connector, secret)
+        webhook = url + connector_config.webhook_path(connector, secret)
         history.log(f"chatpulse demo: traffic goes through the Chatwoot connector at {webhook}")
         now = time.time_ns() // 1000
         zone = load_zone(zone_name) or dt.UTC
