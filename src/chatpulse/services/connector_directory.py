@@ -73,9 +73,13 @@ class _Memory:
         self._lock = threading.Lock()
 
     def known(self, key: tuple[str, str, str], details: object) -> bool:
+        """Checked within REMEMBER_S with these details; or at all, when a fact only names it
+        (None: nothing to compare, and existing is all that is asked)."""
         with self._lock:
             seen = self._seen.get(key)
-        return seen is not None and seen[0] == details and time.monotonic() - seen[1] < REMEMBER_S
+        if seen is None or time.monotonic() - seen[1] >= REMEMBER_S:
+            return False
+        return details is None or seen[0] == details
 
     def remember(self, key: tuple[str, str, str], details: object) -> None:
         with self._lock:
@@ -115,9 +119,11 @@ def ensure(runtime: Runtime, connector: Connector, want: Wanted, update: bool = 
                 _write_agent(conn, site, ids, key, agent, old, platform, now)
         changed = True
     for key, team in teams.items():
-        _memory.remember((connector.id, "team", key), team)
+        if team is not None or not _memory.known((connector.id, "team", key), None):
+            _memory.remember((connector.id, "team", key), team)
     for key, agent in agents.items():
-        _memory.remember((connector.id, "agent", key), agent)
+        if agent is not None or not _memory.known((connector.id, "agent", key), None):
+            _memory.remember((connector.id, "agent", key), agent)
     if changed:
         runtime.config_changed(site)
 
