@@ -23,7 +23,7 @@ from chatpulse.connectors.model import AgentInfo, Delivery, Fact
 from chatpulse.domain.errors import ChatPulseError, FieldError, InvalidBody
 from chatpulse.domain.timeutil import MICROS, from_micros
 from chatpulse.services import connector_directory, connectors
-from chatpulse.services.runtime import Runtime
+from chatpulse.services.runtime import Runtime, is_unavailable
 from chatpulse.store import connectors as store
 from chatpulse.store.connectors import Connector
 
@@ -83,8 +83,11 @@ class Poller:
                     break
                 try:
                     self.round(client)
-                except Exception:  # the database away: try again next tick
-                    log.exception("connector poll round failed")
+                except Exception as err:  # the database away: try again next tick
+                    if not is_unavailable(err):
+                        log.exception("connector poll round failed")
+                    else:  # a known condition: one warning line, no traceback
+                        log.warning("connector poll round skipped: database unavailable")
 
     def round(self, client: httpx.Client) -> int:
         """Poll every due connector this process wins the lease of; how many it polled."""
