@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -392,6 +393,112 @@ connector_drops = Table(
     Column("type", String(40)),
     Column("reason", String(400), nullable=False),
     Index(None, "site_id", "connector_id", "id"),
+)
+
+
+# Alerts (docs/alerts.md). A rule watches one numeric field of a view (or the site's silence);
+# each subject it watches (the view, or one Queue row) has a state, whose every change is a
+# transition; a transition is queued, in the same transaction, for each webhook that wants it.
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("site_id", Integer, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # threshold | silence
+    Column("view", String(16)),  # RightNow | Queue | Today (threshold rules)
+    Column("field", String(64)),
+    Column("department_id", ID),
+    Column("comparison", String(2)),  # > >= < <=
+    Column("warning", Float),
+    Column("critical", Float),
+    Column("hold_seconds", Integer, nullable=False),
+    Column("clear_margin", Float, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger),
+    Index(None, "site_id"),
+)
+
+# One row per rule and subject that is not plainly ok: firing, or on its way (a hold running).
+alert_states = Table(
+    "alert_states",
+    metadata,
+    _site(),
+    Column("rule_id", ID, primary_key=True),
+    Column("subject", String(80), primary_key=True),  # "" or department:<id> / agent:<id>
+    Column("state", String(8), nullable=False),  # ok | warning | critical
+    Column("since", BigInteger, nullable=False),
+    Column("value", Float),
+    Column("warning_since", BigInteger),  # the warning condition holds since (hold time)
+    Column("critical_since", BigInteger),
+    Column("revision", Integer, nullable=False),  # compare-and-set between processes
+)
+
+alert_transitions = Table(
+    "alert_transitions",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("site_id", Integer, nullable=False),
+    Column("rule_id", ID, nullable=False),
+    Column("subject", String(80), nullable=False),
+    Column("from_state", String(8), nullable=False),
+    Column("to_state", String(8), nullable=False),
+    Column("value", Float),
+    Column("threshold", Float),
+    Column("at", BigInteger, nullable=False),
+    Column("rule", Text, nullable=False),  # the rule as it was (JSON): history outlives edits
+    Index(None, "site_id", "id"),
+)
+
+alert_webhooks = Table(
+    "alert_webhooks",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("site_id", Integer, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(200), nullable=False),  # kept as given: it signs every delivery
+    Column("severities", String(40), nullable=False),  # comma list: warning,critical
+    Column("created_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger),
+    # Which process sends this endpoint's deliveries, until when (one at a time, in order).
+    Column("lease_until", BigInteger, nullable=False, default=0, server_default="0"),
+    Index(None, "site_id"),
+)
+
+# The outbox: one row per transition and webhook; its id is the delivery id receivers see.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("site_id", Integer, nullable=False),
+    Column("webhook_id", ID, nullable=False),
+    Column("transition_id", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("status", String(12), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("last_attempt_at", BigInteger),
+    Column("last_status", Integer),
+    Column("last_error", String(400)),
+    Column("delivered_at", BigInteger),
+    Index(None, "webhook_id", "status", "transition_id"),
+    Index(None, "site_id", "webhook_id", "transition_id"),
+    Index(None, "status", "next_attempt_at"),
+)
+
+# Leases between processes (the alert evaluator): one holder at a time, until a wall-clock time.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("holder", String(80), nullable=False),
+    Column("until", BigInteger, nullable=False),
+    Column("evaluated_at", BigInteger),  # alerts: the clock of the last finished round
 )
 
 

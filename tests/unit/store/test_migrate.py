@@ -4,4 +4,4 @@ from chatpulse.store import migrate
 
 
 def test_head_constant_is_alembics_head() -> None:
-    assert migrate.head_revision() == migrate.HEAD == "0005"
+    assert migrate.head_revision() == migrate.HEAD == "0006"
