@@ -59,3 +59,5 @@ class Settings(BaseSettings):
     public_url: str | None = None
     # Each process looks every second for connectors whose agent availability poll is due.
     connector_poll: bool = True
+    # Each process runs the alert evaluator; one at a time evaluates (docs/alerts.md).
+    alert_evaluation: bool = True

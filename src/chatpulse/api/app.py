@@ -19,6 +19,7 @@ from chatpulse.api import (
     openapi,
     problems,
     routes_admin,
+    routes_alerts,
     routes_config,
     routes_connectors,
     routes_events,
@@ -36,7 +37,7 @@ from chatpulse.api.middleware import (
 )
 from chatpulse.clock import Clock
 from chatpulse.domain.errors import ChatPulseError
-from chatpulse.services import connector_poll, connectors
+from chatpulse.services import alert_eval, connector_poll, connectors
 from chatpulse.services.runtime import Database, Runtime, StorageError
 from chatpulse.services.stream import listening
 from chatpulse.settings import Settings
@@ -52,14 +53,19 @@ with the same answers."""
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """While serving: on PostgreSQL, the stream hub hears other processes' ingests (LISTEN);
-    the connectors' availability poller runs (services/connector_poll.py)."""
+    the connectors' availability poller runs (services/connector_poll.py); the alert evaluator
+    runs (services/alert_eval.py: it evaluates only while this process holds its lease)."""
     poller = connector_poll.Poller(app.state.runtime)
     if app.state.settings.connector_poll:
         poller.start()
+    evaluator: alert_eval.Evaluator = app.state.alert_evaluator
+    if app.state.settings.alert_evaluation:
+        evaluator.start()
     async with listening(app.state.stream_hub), limits.streams_end_on_shutdown(app):
         try:
             yield
         finally:
+            await evaluator.stop()
             await anyio.to_thread.run_sync(poller.stop)
             await app.state.runtime.close()
 
@@ -87,7 +93,9 @@ def create_app(
     app.state.settings = settings
     app.state.clock = runtime.clock
     app.state.intake = connectors.Intake(runtime)
-    routes_stream.install(app)
+    hub = routes_stream.install(app)
+    app.state.alert_evaluator = alert_eval.Evaluator(runtime, hub)
+    app.state.alert_evaluator.listeners.append(hub.alerts_changed)
 
     app.add_exception_handler(ChatPulseError, problems.on_chatpulse_error)
     app.add_exception_handler(StarletteHTTPException, problems.on_http_error)
@@ -104,6 +112,7 @@ def create_app(
         routes_config,
         routes_admin,
         routes_connectors,
+        routes_alerts,
         routes_ops,
         routes_wallboard,
         metrics,

@@ -13,9 +13,15 @@ from chatpulse.api.openapi import AUTHENTICATED, problems
 from chatpulse.api.problems import problem_body
 from chatpulse.domain.errors import BadParameter
 from chatpulse.domain.events import normalize_uuid
-from chatpulse.domain.params import int_param
+from chatpulse.domain.params import bool_param, int_param
 from chatpulse.services.stream import StreamHub
-from chatpulse.services.stream_loop import OpenStream, ProblemEvent, StreamItem, ViewEvent
+from chatpulse.services.stream_loop import (
+    AlertEvent,
+    OpenStream,
+    ProblemEvent,
+    StreamItem,
+    ViewEvent,
+)
 from chatpulse.services.stream_loop import open_stream as open_hub_stream
 from chatpulse.views.query import COMM100_VIEWS, VIEWS, ViewQuery, parameters
 
@@ -29,6 +35,14 @@ VIEWS_PARAMETER = {
     "required": False,
     "description": "Comma list of Agents,Queue,Today,RightNow",
     "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Views"},
+}
+ALERTS_PARAMETER = {
+    "in": "query",
+    "name": "alerts",
+    "required": False,
+    "description": "Also send `event: alert` with the site's firing alerts, on connect and "
+    "whenever they change (docs/alerts.md)",
+    "schema": {"type": "boolean", "title": "Alerts"},
 }
 LAST_EVENT_ID_PARAMETER = {
     "in": "header",
@@ -76,11 +90,18 @@ async def _opened(request: Request, who: Reader) -> AsyncIterator[OpenStream]:
     # change after the id it names. The id is checked all the same (it must be one we sent).
     int_param(LAST_EVENT_ID, request.headers.get(LAST_EVENT_ID), 0, 0, 2**62)
     query = ViewQuery.parse(request.query_params)
+    alerts = bool_param("alerts", request.query_params.get("alerts"))
     release = request.app.state.limits.open_stream(who.token_id)  # 429 beyond the cap
     department = normalize_uuid(query.department_id.strip()) if query.department_id else None
     try:
         opened = await open_hub_stream(
-            request.app.state.stream_hub, who.site_id, who.token_id, names, query, department
+            request.app.state.stream_hub,
+            who.site_id,
+            who.token_id,
+            names,
+            query,
+            department,
+            alerts,
         )
     except BaseException:
         release()
@@ -96,6 +117,8 @@ def _sse(item: StreamItem) -> ServerSentEvent:
     if isinstance(item, ViewEvent):
         body = item.answer.body.decode()
         return ServerSentEvent(event=item.view, id=str(item.answer.sequence), raw_data=body)
+    if isinstance(item, AlertEvent):  # no id: a reconnect gets the firing alerts anyway
+        return ServerSentEvent(event="alert", raw_data=item.body.decode())
     if isinstance(item, ProblemEvent):
         body = problem_body(item.status, item.detail, item.errors).decode()
         return ServerSentEvent(event="problem", raw_data=body)
@@ -107,7 +130,14 @@ def _sse(item: StreamItem) -> ServerSentEvent:
     summary="Server-Sent Events: each view on connect, then whenever it changes",
     response_class=EventSourceResponse,
     responses=problems(*AUTHENTICATED),
-    openapi_extra={"parameters": [VIEWS_PARAMETER, *parameters(*VIEWS), LAST_EVENT_ID_PARAMETER]},
+    openapi_extra={
+        "parameters": [
+            VIEWS_PARAMETER,
+            *parameters(*VIEWS),
+            ALERTS_PARAMETER,
+            LAST_EVENT_ID_PARAMETER,
+        ]
+    },
 )
 async def get_stream(
     opened: Annotated[OpenStream, Depends(_opened)],

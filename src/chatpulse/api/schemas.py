@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
 
 from chatpulse.domain.events import normalize_uuid
 from chatpulse.domain.service_level import (
@@ -437,3 +446,98 @@ class DeliveryModel(BaseModel):
 class SyncModel(BaseModel):
     agents: int = Field(description="agents read from the platform's API")
     departments: int = Field(description="teams (Chatwoot) or groups (LiveChat) read")
+
+
+# ---- alerts (docs/alerts.md) ----------------------------------------------------------------
+
+
+class AlertRuleBody(Body):
+    """A rule: a threshold on a numeric field of a view, or the site's silence."""
+
+    id: StrictStr | None = Field(None, description="UUID; the server's when absent")
+    name: StrictStr = Field(max_length=200)
+    kind: Literal["threshold", "silence"] = "threshold"
+    view: Literal["RightNow", "Queue", "Today"] | None = Field(
+        None, description="threshold rules: the view whose field is watched"
+    )
+    field: StrictStr | None = Field(
+        None, description="a numeric field of the view, extension fields included"
+    )
+    departmentId: StrictStr | None = Field(
+        None, description="that department's figures (Queue: its row); Queue without: every row"
+    )
+    comparison: Literal[">", ">=", "<", "<="] | None = Field(None, description="default >")
+    warning: StrictInt | StrictFloat | None = Field(
+        None, description="silence rules: seconds without events"
+    )
+    critical: StrictInt | StrictFloat | None = None
+    holdSeconds: StrictInt | None = Field(
+        None, description="the condition must last this long before the alert fires (0)"
+    )
+    clearMargin: StrictInt | StrictFloat | None = Field(
+        None, description="the value must come back past the threshold by this much to clear"
+    )
+    createdTime: StrictStr | None = Field(None, description="ignored (read-only)")
+    updatedTime: StrictStr | None = Field(None, description="ignored (read-only)")
+
+
+class AlertRuleModel(BaseModel):
+    id: str
+    name: str
+    kind: str
+    view: str | None
+    field: str | None
+    departmentId: str | None
+    comparison: str
+    warning: float | None
+    critical: float | None
+    holdSeconds: int
+    clearMargin: float
+    createdTime: str
+    updatedTime: str
+
+
+class AlertModel(BaseModel):
+    """A firing alert: a rule's subject at warning or critical."""
+
+    ruleId: str
+    ruleName: str
+    kind: str
+    view: str | None
+    field: str | None
+    departmentId: str | None
+    routeToDepartmentId: str | None = Field(description="the Queue row, for Queue rules")
+    routeToAgentId: str | None
+    severity: Literal["warning", "critical"]
+    value: float | None = Field(description="the value when it entered this severity")
+    threshold: float | None
+    since: str
+
+
+class AlertsModel(BaseModel):
+    alerts: list[AlertModel]
+    evaluatedAt: str | None = Field(description="the clock of the last finished evaluation")
+
+
+class AlertTransitionModel(BaseModel):
+    transitionId: int
+    ruleId: str
+    ruleName: str | None
+    kind: str | None
+    view: str | None
+    field: str | None
+    departmentId: str | None
+    routeToDepartmentId: str | None
+    routeToAgentId: str | None
+    from_: Literal["ok", "warning", "critical"] = Field(alias="from")
+    to: Literal["ok", "warning", "critical"]
+    severity: Literal["warning", "critical"]
+    value: float | None
+    threshold: float | None
+    time: str
+
+
+class AlertHistoryModel(BaseModel):
+    transitions: list[AlertTransitionModel]
+    lastTransitionId: int
+    nextAfter: int

@@ -394,3 +394,29 @@ def value_of(raw: Any) -> float | None:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         return None
     return float(raw)
+
+
+def observe(
+    rule: Rule, doc: Any, now: int, quiet_since: int | None
+) -> list[tuple[str, float | None]]:
+    """What a rule sees: (subject, value) for each subject. `doc`: the rule's view as JSON (None:
+    it could not be computed, e.g. its department was deleted); `quiet_since` (silence rules):
+    when the site's last event was received, or the rule created if later."""
+    if rule.kind == SILENCE:
+        since = quiet_since if quiet_since is not None else rule.created_at
+        return [(WHOLE, float(max(0, now - since) // MICROS))]
+    assert rule.field is not None
+    if rule.view != "Queue":
+        return [(WHOLE, value_of(doc.get(rule.field)) if isinstance(doc, dict) else None)]
+    rows = doc if isinstance(doc, list) else []
+    if rule.department_id is not None:
+        subject = f"department:{rule.department_id}"
+        for row in rows:
+            if isinstance(row, dict) and row.get("routeToDepartmentId") == rule.department_id:
+                return [(subject, value_of(row.get(rule.field)))]
+        return [(subject, None)]
+    return [
+        (subject_of_row(row), value_of(row.get(rule.field)))
+        for row in rows
+        if isinstance(row, dict)
+    ]

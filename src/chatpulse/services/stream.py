@@ -14,6 +14,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -21,6 +22,7 @@ import anyio.to_thread
 from chatpulse.services import views
 from chatpulse.services.runtime import Runtime
 from chatpulse.services.views import Answer
+from chatpulse.store import alerts as alert_store
 from chatpulse.store import sites
 from chatpulse.store.notify import IngestListener
 from chatpulse.store.tables import INVITATIONS_KEY, VISITORS_KEY
@@ -47,6 +49,9 @@ class Subscriber:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     changes: int = 0
     revoked: bool = False
+    alerts: bool = False  # it sends `alert` events (docs/alerts.md)
+    alert_changes: int = 0  # how many times the site's firing alerts changed
+    internal: bool = False  # the alert evaluator's subscription: not an open stream
 
 
 @dataclass(slots=True)
@@ -67,6 +72,10 @@ class StreamHub:
         self._versions: dict[int, int] = {}
         self._sequences: dict[int, int] = {}
         self._shared: dict[tuple[int, str, ViewQuery], _Shared] = {}
+        # Firing alerts per site: a counter moved by every change, and the last body read.
+        self._alert_versions: dict[int, int] = {}
+        self._alert_bodies: dict[int, tuple[int, asyncio.Future[tuple[bytes, int]]]] = {}
+        self._alert_marks: dict[int, int] = {}  # the last transition id seen (resync)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._limiter: anyio.CapacityLimiter | None = None
@@ -111,15 +120,23 @@ class StreamHub:
                     subscriber.wake.set()
 
     def subscribe(
-        self, site_id: int, token_id: str = "", department: str | None = None
+        self,
+        site_id: int,
+        token_id: str = "",
+        department: str | None = None,
+        wake: asyncio.Event | None = None,
+        alerts: bool = False,
     ) -> Subscriber:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
             self._loop_thread = threading.get_ident()
             self._limiter = anyio.CapacityLimiter(max(1, self.settings.stream_threads))
-        subscriber = Subscriber(site_id, token_id, department)
+        subscriber = Subscriber(site_id, token_id, department, wake or asyncio.Event())
+        subscriber.alerts = alerts
+        subscriber.internal = wake is not None  # the alert evaluator, not a client's stream
         self._sites.setdefault(site_id, set()).add(subscriber)
-        self._open += 1
+        if not subscriber.internal:
+            self._open += 1
         self._versions.setdefault(site_id, 0)
         if self._poller is None and self.settings.stream_poll_interval_ms > 0:
             self._poller = self._loop.create_task(self._poll())
@@ -133,11 +150,15 @@ class StreamHub:
         if subscriber not in subscribers:
             return
         subscribers.discard(subscriber)
-        self._open -= 1
+        if not subscriber.internal:
+            self._open -= 1
         if not subscribers:
             del self._sites[site_id]
             self._versions.pop(site_id, None)
             self._sequences.pop(site_id, None)
+            self._alert_versions.pop(site_id, None)
+            self._alert_bodies.pop(site_id, None)
+            self._alert_marks.pop(site_id, None)
             for key in [key for key in self._shared if key[0] == site_id]:
                 del self._shared[key]
 
@@ -169,6 +190,46 @@ class StreamHub:
             self._wake(site_id)
         else:
             self._loop.call_soon_threadsafe(self._wake, site_id)
+
+    def alerts_changed(self, site_id: int) -> None:
+        """The site's firing alerts changed (a transition committed, here or in another process):
+        its streams that send alerts read them again."""
+        if site_id not in self._sites or self._loop is None:
+            return
+        if threading.get_ident() == self._loop_thread:
+            self._alerts_moved(site_id)
+        else:
+            self._loop.call_soon_threadsafe(self._alerts_moved, site_id)
+
+    def _alerts_moved(self, site_id: int) -> None:
+        subscribers = self._sites.get(site_id)
+        if not subscribers:
+            return
+        self._alert_versions[site_id] = self._alert_versions.get(site_id, 0) + 1
+        for subscriber in subscribers:
+            if subscriber.alerts:
+                subscriber.alert_changes += 1
+                subscriber.wake.set()
+
+    async def firing(self, site_id: int) -> bytes:
+        """The site's firing alerts as the stream's `alert` data: read once per change and shared
+        by every stream of the site."""
+        version = self._alert_versions.get(site_id, 0)
+        found = self._alert_bodies.get(site_id)
+        if found is None or found[0] != version or (found[1].done() and found[1].exception()):
+            task = asyncio.ensure_future(
+                anyio.to_thread.run_sync(
+                    alert_store.firing_body, self.runtime.engine, site_id, limiter=self._limiter
+                )
+            )
+            task.add_done_callback(_consume)
+            found = (version, task)
+            if site_id in self._sites:
+                self._alert_bodies[site_id] = found
+        body, mark = await asyncio.shield(found[1])
+        if site_id in self._sites:  # what the poll compares with (several workers on SQLite)
+            self._alert_marks.setdefault(site_id, mark)
+        return body
 
     def _mark(self, site_id: int, sequence: int, departments: frozenset[str] | None = None) -> None:
         subscribers = self._sites.get(site_id)
@@ -222,6 +283,20 @@ class StreamHub:
         for site_id, sequence in found.items():
             if site_id in self._sites:
                 self._mark(site_id, sequence)
+        alerting = [site for site, subs in self._sites.items() if any(s.alerts for s in subs)]
+        if not alerting:
+            return
+        try:
+            marks = await anyio.to_thread.run_sync(
+                alert_store.last_transitions, self.runtime.engine, alerting, limiter=self._limiter
+            )
+        except Exception:
+            log.exception("stream: reading the sites' alert transitions failed")
+            return
+        for site_id, mark in marks.items():
+            if site_id in self._sites and mark != self._alert_marks.setdefault(site_id, mark):
+                self._alert_marks[site_id] = mark
+                self._alerts_moved(site_id)
 
     async def snapshot(
         self, site_id: int, view: str, query: ViewQuery, fresh: bool = False
@@ -231,6 +306,7 @@ class StreamHub:
         wallboard query wake together on every event: one lookup serves them all), else from
         the answer cache (services/views.py), else computed in a worker thread. `fresh` (a new
         stream's first snapshot): the cache at least, which sees every committed event."""
+        query = query.for_view(view)
         now = self.clock.now()
         version = self._versions.get(site_id, 0)
         key = (site_id, view, query)
@@ -278,7 +354,7 @@ async def listening(hub: StreamHub) -> AsyncIterator[None]:
     if not hub.runtime.postgres or not hub.settings.stream_listen:
         yield
         return
-    listener = IngestListener(hub.runtime.engine, hub.notify, hub.resync)
+    listener = IngestListener(hub.runtime.engine, hub.notify, hub.resync, hub.alerts_changed)
     hub.listener = listener
     task = asyncio.get_running_loop().create_task(listener.run())
     try:
@@ -290,7 +366,7 @@ async def listening(hub: StreamHub) -> AsyncIterator[None]:
         hub.listener = None
 
 
-def _consume(task: asyncio.Future[Answer]) -> None:
+def _consume(task: asyncio.Future[Any]) -> None:
     # A shared computation whose every waiter went away must not log "exception never retrieved".
     if not task.cancelled():
         task.exception()

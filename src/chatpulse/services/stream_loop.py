@@ -39,8 +39,15 @@ class ProblemEvent:
     errors: list[FieldError] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """The site's firing alerts (`{"alerts": [...]}`), sent as `event: alert` (docs/alerts.md)."""
+
+    body: bytes
+
+
 PING = "ping"  # a comment line that keeps proxies open
-StreamItem = ViewEvent | ProblemEvent | str
+StreamItem = ViewEvent | AlertEvent | ProblemEvent | str
 
 
 async def open_stream(
@@ -50,22 +57,24 @@ async def open_stream(
     views: Sequence[str],
     query: ViewQuery,
     department: str | None,
+    alerts: bool = False,
 ) -> OpenStream:
     """Subscribe, then take each view's first snapshot (subscribed first, so that no ingest
     between the snapshot and the subscription is missed). A bad parameter fails here, before
     the stream starts, and leaves nothing subscribed."""
-    subscriber = hub.subscribe(site_id, token_id, department)
+    subscriber = hub.subscribe(site_id, token_id, department, alerts=alerts)
     try:
         first = list(
             await asyncio.gather(
                 *(hub.snapshot(site_id, view, query, fresh=True) for view in views)
             )
         )
+        firing = await hub.firing(site_id) if alerts else None
     except BaseException:
         hub.unsubscribe(subscriber)
         raise
     hub.seen(site_id, min(snap.sequence for snap in first))
-    return OpenStream(hub, subscriber, tuple(views), query, first)
+    return OpenStream(hub, subscriber, tuple(views), query, first, firing)
 
 
 @dataclass(eq=False)
@@ -75,6 +84,7 @@ class OpenStream:
     views: tuple[str, ...]
     query: ViewQuery
     first: list[Answer]
+    first_alerts: bytes | None = None
 
     def close(self) -> None:
         self.hub.unsubscribe(self.subscriber)
@@ -102,6 +112,10 @@ class OpenStream:
         ]
         for view, snap in zip(views, self.first, strict=True):
             yield ViewEvent(view, snap)
+        alerts_sent = self.first_alerts
+        alerts_seen = subscriber.alert_changes
+        if alerts_sent is not None:
+            yield AlertEvent(alerts_sent)
         next_ping = time.monotonic() + ping
         next_token_check = time.monotonic() + TOKEN_CHECK_S
         while not hub.closed:
@@ -117,6 +131,18 @@ class OpenStream:
             if subscriber.revoked:
                 yield ProblemEvent(401, "the token of this stream was revoked")
                 return
+            if subscriber.alerts and subscriber.alert_changes != alerts_seen:
+                alerts_seen = subscriber.alert_changes
+                try:
+                    body = await hub.firing(subscriber.site_id)
+                except Exception:
+                    log.exception("stream: reading the firing alerts failed; closing the stream")
+                    yield ProblemEvent(503, "the alerts could not be read; reconnect later")
+                    return
+                if body != alerts_sent:
+                    alerts_sent = body
+                    yield AlertEvent(body)
+                continue
             changes = subscriber.changes
             due = [s for s in states if s.due_at(changes, min_gap, refresh) <= moment]
             if due:

@@ -194,6 +194,7 @@ async def respond(runtime: Runtime, site_id: int, view: str, query: ViewQuery) -
     """A GET's answer: from memory when the answer for the site's committed state is cached
     (no thread, no transaction); otherwise computed in a worker thread and cached for everyone.
     An answer past half its age is still served, and recomputed in the background."""
+    query = query.for_view(view)
     now = runtime.clock.now()
     found, due = await from_memory(runtime, site_id, view, query, now)
     if found is None:

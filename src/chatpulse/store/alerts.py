@@ -30,10 +30,10 @@ from chatpulse.domain.alerts import (
 from chatpulse.domain.timeutil import format_instant_exact
 from chatpulse.store import tables as t
 from chatpulse.store.db import WRITE, read_connection, write_lock
+from chatpulse.store.notify import ALERTS_CHANNEL
 from chatpulse.store.scoped import scoped, scoped_delete, scoped_update
 
 EVALUATOR_LEASE = "alerts"
-ALERTS_CHANNEL = "chatpulse_alerts"  # PostgreSQL NOTIFY: '<site>' after transitions commit
 
 
 class StaleState(Exception):
@@ -135,6 +135,14 @@ def all_rules(engine: Engine) -> list[Rule]:
             .order_by(t.alert_rules.c.site_id, t.alert_rules.c.created_at, t.alert_rules.c.id)
         )
         return [_rule(row) for row in rows]
+
+
+def any_rules(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(t.alert_rules.c.id).where(t.alert_rules.c.deleted_at.is_(None)).limit(1)
+        ).first()
+    return found is not None
 
 
 def rules_mark(engine: Engine) -> tuple[int, int]:
@@ -445,6 +453,20 @@ def alerts_version(conn: Connection, site_ids: Sequence[int]) -> dict[int, int]:
     found = {site: 0 for site in site_ids}
     found.update({row[0]: int(row[1]) for row in rows})
     return found
+
+
+def firing_body(engine: Engine, site_id: int) -> tuple[bytes, int]:
+    """The stream's `alert` data (`{"alerts": [...]}`) and the site's last transition id, read in
+    one snapshot."""
+    with read_connection(engine) as conn:
+        alerts = [alert.as_json() for alert in firing(conn, site_id)]
+        mark = alerts_version(conn, [site_id])[site_id]
+    return orjson.dumps({"alerts": alerts}), mark
+
+
+def last_transitions(engine: Engine, site_ids: Sequence[int]) -> dict[int, int]:
+    with engine.connect() as conn:
+        return alerts_version(conn, site_ids)
 
 
 def history(

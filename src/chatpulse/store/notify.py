@@ -27,6 +27,7 @@ CHANNEL = "chatpulse_ingest"  # '<site_id>:<sequence>': what releases before 000
 # listener hears both and the second of one ingest is a no-op (its sequence is known by then).
 # The first can go once no worker of an older release runs (docs/operations.md).
 DEPARTMENTS_CHANNEL = "chatpulse_ingest_departments"
+ALERTS_CHANNEL = "chatpulse_alerts"  # '<site_id>': its firing alerts changed (store/alerts.py)
 PAYLOAD_MAX = 7900  # PostgreSQL refuses payloads of 8,000 bytes or more
 APPLICATION_NAME = "chatpulse-listen-{pid}"  # pg_stat_activity tells whose listener it is
 log = logging.getLogger("chatpulse.notify")
@@ -94,10 +95,12 @@ class IngestListener:
         engine: Engine,
         on_ingest: Callable[[int, int, frozenset[str] | None], None],
         on_connect: Callable[[], Awaitable[None]],
+        on_alerts: Callable[[int], None] | None = None,
     ) -> None:
         self._kwargs = connect_args(engine)
         self._on_ingest = on_ingest
         self._on_connect = on_connect
+        self._on_alerts = on_alerts
         self.connected = False
         self.connections = 0  # how many times it has connected (a reconnect makes it 2, …)
 
@@ -122,7 +125,7 @@ class IngestListener:
     async def _listen(self) -> None:
         conn = await psycopg.AsyncConnection.connect(**self._kwargs)
         async with conn:
-            for channel in (DEPARTMENTS_CHANNEL, CHANNEL):
+            for channel in (DEPARTMENTS_CHANNEL, CHANNEL, ALERTS_CHANNEL):
                 await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
             self.connected = True
             self.connections += 1
@@ -131,6 +134,10 @@ class IngestListener:
             await self._on_connect()
             while True:
                 async for note in conn.notifies(timeout=IDLE_CHECK):
+                    if note.channel == ALERTS_CHANNEL:
+                        if self._on_alerts is not None and note.payload.isdigit():
+                            self._on_alerts(int(note.payload))
+                        continue
                     parsed = parse_payload(note.payload)
                     if parsed is not None:
                         self._on_ingest(*parsed)

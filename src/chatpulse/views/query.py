@@ -4,7 +4,7 @@ and the OpenAPI document."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from chatpulse.domain.errors import BadParameter
@@ -136,6 +136,21 @@ class ViewQuery:
     def parse(cls, params: Mapping[str, str | None]) -> ViewQuery:
         """Check every parameter the views know (unknown ones are ignored)."""
         return cls(**{p.field: p.read(p.name, params.get(p.name)) for p in PARAMS})
+
+    def for_view(self, view: str) -> ViewQuery:
+        """The same query with the parameters `view` does not read at their defaults: the key
+        under which answers are shared, so that a wallboard's Queue (which also sends
+        `pageSize` for its Agents) and an alert rule's Queue are one computation."""
+        unread = _UNREAD.get(view, ())
+        if not unread or all(getattr(self, name) == _DEFAULTS[name] for name in unread):
+            return self
+        return replace(self, **{name: _DEFAULTS[name] for name in unread})
+
+
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(ViewQuery)}
+_UNREAD: dict[str, tuple[str, ...]] = {
+    view: tuple(p.field for p in PARAMS if view not in p.views) for view in VIEWS
+}
 
 
 def time_dependent(view: str, query: ViewQuery) -> bool:
