@@ -26,6 +26,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
 # tests/integration/api/test_limits.py turns them on, with a fake clock.
 os.environ.setdefault("CHATPULSE_RATE_LIMIT_PER_SECOND", "0")
 os.environ.setdefault("CHATPULSE_AUTH_FAILURES_PER_SECOND", "0")
+# Alert rules judged every 100 ms instead of every second: tests wait on the evaluator's rounds.
+os.environ.setdefault("CHATPULSE_ALERT_INTERVAL_MS", "100")
 
 
 @pytest.fixture(scope="session")

@@ -61,3 +61,5 @@ class Settings(BaseSettings):
     connector_poll: bool = True
     # Each process runs the alert evaluator; one at a time evaluates (docs/alerts.md).
     alert_evaluation: bool = True
+    # Every rule is judged again this often (waits, silence and hold times move with the clock).
+    alert_interval_ms: int = 1000

@@ -45,7 +45,6 @@ from chatpulse.views.query import ViewQuery
 
 log = logging.getLogger("chatpulse.alerts")
 
-TICK_S = 1.0  # every rule is judged at least this often
 LEASE_S = 5.0  # another process takes over this long after the holder stops renewing
 RULES_CHECK_S = 2.0  # other processes' rule changes are noticed within this
 
@@ -66,7 +65,9 @@ class Evaluator:
         # Told after transitions of a site are committed (this process's streams, webhooks).
         self.listeners: list[Callable[[int], None]] = []
         self.leader = False
-        self.rounds = 0  # finished rounds (tests and benchmarks read it)
+        self.rounds = 0  # finished rounds
+        self.ticks = 0  # finished rounds that judged every rule (tests wait on it)
+        self.tick_s = max(0.01, runtime.settings.alert_interval_ms / 1000)
         self._task: asyncio.Task[None] | None = None
         self._kick = asyncio.Event()
         self._lease_until = 0
@@ -116,7 +117,7 @@ class Evaluator:
                 now_mono = time.monotonic()
                 tick = now_mono >= next_tick
                 if tick:
-                    next_tick = now_mono + TICK_S
+                    next_tick = now_mono + self.tick_s
                 if self.leader or await self._worth_leading():
                     await self._hold_lease(tick)
                 if self.leader:
@@ -230,6 +231,7 @@ class Evaluator:
             await anyio.to_thread.run_sync(
                 store.mark_evaluated, self.runtime.engine, store.EVALUATOR_LEASE, self.holder, now
             )
+            self.ticks += 1
         self.rounds += 1
 
     # ---- one site ------------------------------------------------------------------------

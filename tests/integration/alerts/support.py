@@ -35,17 +35,14 @@ def instant(seconds: float) -> str:
 
 
 def evaluated_at(site: SiteClient, seconds: float) -> dict[str, Any]:
-    """GET the firing alerts once the evaluator has judged every rule at T + seconds (the test's
-    clock must read that)."""
-    wanted = instant(seconds)
-    found: dict[str, Any] = {}
-
-    def done() -> bool:
-        nonlocal found
-        found = site.get(ALERTS)
-        return found["evaluatedAt"] is not None and found["evaluatedAt"] >= wanted
-
-    wait_until(done)
+    """GET the firing alerts once the server's evaluator has judged every rule at T + seconds
+    (what the test's clock reads now): two whole rounds after this call, the second of which
+    started after it."""
+    assert site.server.clock.now() == T_MICROS + int(seconds * 1_000_000)
+    evaluator = site.server.app.state.alert_evaluator
+    start = evaluator.ticks
+    wait_until(lambda: evaluator.ticks >= start + 2)
+    found: dict[str, Any] = site.get(ALERTS)
     return found
 
 
