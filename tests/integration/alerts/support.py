@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chatpulse.domain.timeutil import format_instant_exact
-from tests.support import T_MICROS, SiteClient
+from tests.support import T_MICROS, Server, SiteClient
 
 ALERTS = "/api/v3/alerts"
 RULES = "/api/v3/alerts/rules"
@@ -44,6 +44,22 @@ def evaluated_at(site: SiteClient, seconds: float) -> dict[str, Any]:
     wait_until(lambda: evaluator.ticks >= start + 2)
     found: dict[str, Any] = site.get(ALERTS)
     return found
+
+
+def judged(servers: list[Server]) -> None:
+    """Wait until whichever of `servers` evaluates has judged every rule twice more (the second
+    round started after this call)."""
+
+    def leader() -> Any:
+        found = [s.app.state.alert_evaluator for s in servers if s.app.state.alert_evaluator.leader]
+        return found[0] if found else None
+
+    wait_until(lambda: leader() is not None)
+    evaluator = leader()
+    start = evaluator.ticks
+    wait_until(lambda: evaluator.ticks >= start + 2 or not evaluator.leader)
+    if not evaluator.leader:  # the lease moved meanwhile: judge on the new holder
+        judged(servers)
 
 
 def history(site: SiteClient, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
