@@ -35,7 +35,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chatpulse.api.openapi import problems
 from chatpulse.api.problems import problem
 from chatpulse.domain.errors import FieldError
-from chatpulse.services.runtime import Runtime, pool_sizes
+from chatpulse.services import alerts
+from chatpulse.services.runtime import Runtime, is_unavailable, pool_sizes
 
 # No `_created` series: half the text, and nothing a dashboard uses.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -93,6 +94,13 @@ STREAMS_OPEN = Gauge(
     "chatpulse_streams_open",
     "Server-Sent Events streams open now",
     multiprocess_mode="livesum",
+)
+ALERTS_FIRING = Gauge(
+    "chatpulse_alerts_firing",
+    "Alerts firing now (rule subjects at warning or critical, every site), by severity; read "
+    "from the database at each scrape",
+    ("severity",),
+    multiprocess_mode="livemostrecent",
 )
 POOL_SIZE = Gauge(
     "chatpulse_db_pool_size",
@@ -301,4 +309,18 @@ def get_metrics(request: Request) -> Response:
                 "/metrics needs the metrics token (CHATPULSE_METRICS_TOKEN)",
                 [FieldError("Authorization", "must be Bearer and the metrics token")],
             )
+    sample_alerts(request.app.state.runtime)
     return Response(exposition(), media_type=CONTENT_TYPE_PLAIN_0_0_4)
+
+
+def sample_alerts(runtime: Runtime) -> None:
+    """The firing alerts gauge from the database (the same for every worker; the scraped
+    worker's reading is the most recent)."""
+    try:
+        counts = alerts.firing_counts(runtime)
+    except Exception as err:  # the database away: the last reading stays
+        if not is_unavailable(err):
+            raise
+        return
+    for severity, count in counts.items():
+        ALERTS_FIRING.labels(severity).set(count)

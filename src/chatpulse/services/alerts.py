@@ -105,3 +105,8 @@ def history(runtime: Runtime, site_id: int, after: int, limit: int) -> dict[str,
         "lastTransitionId": last,
         "nextAfter": transitions[-1]["transitionId"] if transitions else after,
     }
+
+
+def firing_counts(runtime: Runtime) -> dict[str, int]:
+    """Firing alerts of every site by severity (for /metrics)."""
+    return store.firing_counts(runtime.engine)

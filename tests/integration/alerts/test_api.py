@@ -10,7 +10,10 @@ from chatpulse.clock import FixedClock
 from chatpulse.store import sites
 from tests.factories import alice_in_sales, problem, waiting_chat
 from tests.integration.alerts.support import ALERTS, RULES, evaluated_at, history, instant, rule
+from tests.sse import SseReader
 from tests.support import T_MICROS, Server, SiteClient, uid
+
+STREAM = "/api/v3/livechat/realTime/stream"
 
 
 def test_create_read_replace_delete(site: SiteClient, clock: FixedClock) -> None:
@@ -176,3 +179,14 @@ def test_another_sites_rules_and_alerts_are_out_of_reach(
     assert history(other_site) == []
     assert site.get(path) == made  # untouched
     assert len(site.get(ALERTS)["alerts"]) == 1
+    params = {"views": "RightNow", "alerts": "true"}
+    with other_site.http.stream("GET", STREAM, params=params, timeout=20) as response:
+        reader = SseReader(response.iter_lines())
+        assert reader.next_event().event == "RightNow"
+        assert reader.next_event().json() == {"alerts": []}
+    # B's rule posted with A's department: not a department of B's site
+    response = other_site.http.post(RULES, json={**replacement, "departmentId": uid("dept", 1)})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "departmentId", "message": "is not a department of this site"}
+    ]

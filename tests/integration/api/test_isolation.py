@@ -453,6 +453,21 @@ ISOLATION_COVERED_ELSEWHERE: dict[tuple[str, str], str] = {
             ("POST", "/{connector_id}/sync"),
         )
     },
+    **{
+        (method, f"/api/v3/alerts{suffix}"): (
+            "tests/integration/alerts/test_api.py"
+            "::test_another_sites_rules_and_alerts_are_out_of_reach"
+        )
+        for method, suffix in (
+            ("GET", ""),
+            ("GET", "/history"),
+            ("GET", "/rules"),
+            ("POST", "/rules"),
+            ("GET", "/rules/{rule_id}"),
+            ("PUT", "/rules/{rule_id}"),
+            ("DELETE", "/rules/{rule_id}"),
+        )
+    },
     ("POST", "/api/v3/connectors/{connector_id}/webhook/{secret}"): (
         "tests/integration/connectors/test_chatwoot.py::test_a_webhook_feeds_only_its_connectors_site"
     ),
