@@ -340,6 +340,7 @@ def test_the_stream_is_described_in_the_openapi_document(server: Server) -> None
         ("query", "endTime"),
         ("query", "extended"),
         ("query", "intervalMinutes"),
+        ("query", "alerts"),
         ("header", "Last-Event-ID"),
         ("query", "siteId"),
         ("header", "x-api-siteid"),
