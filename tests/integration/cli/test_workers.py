@@ -322,3 +322,57 @@ def test_a_revoked_token_is_refused_at_once_here_and_within_a_second_on_the_othe
             refused_by.add(worker)
         else:
             assert status == 200
+
+
+def next_alert(reader: SseReader) -> list[tuple[str, Any]]:
+    """The next `alert` event (view events skipped): (severity, value) of each alert."""
+    while True:
+        event = reader.next_event(10)
+        if event.event == "alert":
+            return [(a["severity"], a["value"]) for a in event.json()["alerts"]]
+
+
+def test_one_worker_judges_the_rules_and_both_workers_streams_hear_the_alerts(
+    workers: Workers,
+) -> None:
+    rule = {
+        "name": "visitors",
+        "view": "RightNow",
+        "field": "visitorOnSite",
+        "comparison": ">=",
+        "warning": 1,
+        "critical": 3,
+    }
+    with httpx.Client(base_url=workers.url, headers=workers.headers, timeout=30) as http:
+        assert http.post("/api/v3/alerts/rules", json=rule).status_code == 201
+    held: dict[int, SseReader] = {}
+    for _ in range(TRIES):
+        with ExitStack() as attempt:
+            http = attempt.enter_context(
+                httpx.Client(base_url=workers.url, headers=workers.headers, timeout=20)
+            )
+            response = attempt.enter_context(
+                http.stream("GET", STREAM, params={"views": "RightNow", "alerts": "true"})
+            )
+            reader = SseReader(response.iter_lines())
+            assert reader.next_event(10).event == "RightNow"
+            assert next_alert(reader) == []
+            worker = int(response.headers[WORKER])
+            if worker not in held:
+                held[worker] = reader
+                workers.stack.enter_context(attempt.pop_all())
+        if len(held) == 2:
+            break
+    assert sorted(held) == workers.pids
+    workers.ingest()
+    for reader in held.values():
+        assert next_alert(reader) == [("warning", 1)]
+    workers.ingest()
+    workers.ingest()
+    for reader in held.values():
+        assert next_alert(reader) == [("critical", 3)]
+    _, response = workers.request("GET", "/api/v3/alerts/history")
+    assert [(t["from"], t["to"], t["value"]) for t in response.json()["transitions"]] == [
+        ("ok", "warning", 1),
+        ("warning", "critical", 3),
+    ]
