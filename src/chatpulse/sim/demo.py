@@ -160,6 +160,7 @@ def run_demo(options: DemoOptions, out: TextIO, err: TextIO) -> None:
         )
 
         def ready(stats: Stats) -> None:
+            _demo_rules(url, token)
             if options.connector:
                 history.finish("the connector is ready")
             else:
@@ -207,6 +208,41 @@ def run_demo(options: DemoOptions, out: TextIO, err: TextIO) -> None:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
             signal.signal(signal.SIGTERM, previous)
+
+
+# The demo's alert rules (docs/alerts.md), created once the history is in: the wallboard's
+# banner then shows what a supervisor would set up first.
+DEMO_RULES = (
+    {
+        "name": "Longest wait",
+        "view": "Queue",
+        "field": "longestWaitTime",
+        "comparison": ">",
+        "warning": 60,
+        "critical": 120,
+        "clearMargin": 10,
+    },
+    {
+        "name": "Service level, last 30 minutes",
+        "view": "Queue",
+        "field": "serviceLevelinLast30Mins",
+        "comparison": "<",
+        "warning": 80,
+        "critical": 60,
+        "holdSeconds": 30,
+    },
+    {"name": "No events", "kind": "silence", "warning": 60, "critical": 300},
+)
+
+
+def _demo_rules(url: str, token: str) -> None:
+    with httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ) as http:
+        for rule in DEMO_RULES:
+            response = http.post("/api/v3/alerts/rules", json=rule)
+            if response.status_code != 201:
+                raise SimulationError(f"the demo's alert rule was refused: {response.text[:200]}")
 
 
 def _through_chatwoot(

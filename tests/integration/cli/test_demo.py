@@ -180,6 +180,12 @@ def test_demo_serves_until_sigterm_then_removes_its_directory(tmp_path: Path) ->
         assert 1 <= now["agentsInChat"] <= 6
         today = get(base, token, "/api/v3/livechat/realTime/Today")
         assert today["totalChats"] > 0
+        rules = get(base, token, "/api/v3/alerts/rules")
+        assert [r["name"] for r in rules] == [
+            "Longest wait",
+            "Service level, last 30 minutes",
+            "No events",
+        ]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:
