@@ -56,11 +56,15 @@ class Receiver:
         self.requests: list[Received] = []
         self._lock = threading.Lock()
         self.url = ""
-        self.answered = 0
+        self.answered: list[str] = []  # delivery ids whose answer was written, in order
 
     def received(self) -> list[Received]:
         with self._lock:
             return list(self.requests)
+
+    def answered_ids(self) -> list[str]:
+        with self._lock:
+            return list(self.answered)
 
     def ids_in_order(self) -> list[str]:
         """Delivery ids by first arrival."""
@@ -104,7 +108,7 @@ class Receiver:
         except OSError:  # the client gave up (timeout) or went away (killed)
             return
         with self._lock:
-            self.answered += 1
+            self.answered.append(request.headers.get("chatpulse-delivery", ""))
 
 
 @contextmanager
