@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -106,7 +107,7 @@ def test_a_webhook_is_created_listed_read_and_deleted(hooks: SiteClient) -> None
 
 
 def test_a_generated_secret_and_both_severities_by_default(hooks: SiteClient) -> None:
-    given_id = "0B5E0000-0000-4000-8000-000000000001"
+    given_id = str(uuid.uuid4()).upper()
     created = create_webhook(hooks, "http://127.0.0.1:9/x", id=given_id)
     assert created["id"] == given_id.lower()
     assert created["severities"] == ["warning", "critical"]
@@ -421,7 +422,7 @@ def test_an_address_refused_at_sending_time_is_a_failed_attempt(
     site = new_site(serve(alert_webhooks_allow_private=False, alert_webhook_retry_base_ms=60_000))
     # Stored directly: the API would refuse it; a name can also change its address later.
     hook = store.Webhook(
-        "0b5e0000-0000-4000-8000-00000000000f", site.site_id, "Inside",
+        str(uuid.uuid4()), site.site_id, "Inside",
         "http://127.0.0.1:9/hook", "s" * 16, ("warning", "critical"), site.server.clock.now(),
         None,
     )  # fmt: skip
