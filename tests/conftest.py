@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, text, update
 
 from chatpulse.clock import FixedClock
-from chatpulse.store import migrate
+from chatpulse.store import migrate, tables
 from chatpulse.store.db import make_engine, normalize_url
 from tests.support import T_MICROS, Server, SiteClient, new_site, running_server
 
@@ -103,3 +103,32 @@ def other_site(server: Server) -> Iterator[SiteClient]:
     client = new_site(server, "Other site")
     yield client
     client.http.close()
+
+
+@pytest.fixture(autouse=True)
+def no_alerts_left(request: pytest.FixtureRequest) -> Iterator[None]:
+    """One PostgreSQL database serves every test of a test process: the alert rules a test
+    leaves would keep the next tests' evaluators busy judging them, and its pending webhook
+    deliveries would be sent (and counted) by the next tests' dispatchers, which serve every
+    site. Both are retired when the test ends."""
+    url = (
+        request.getfixturevalue("database_url") if "database_url" in request.fixturenames else None
+    )
+    yield
+    if url is None or not url.startswith("postgresql"):
+        return
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                update(tables.alert_rules)
+                .where(tables.alert_rules.c.deleted_at.is_(None))
+                .values(deleted_at=1)
+            )
+            conn.execute(
+                update(tables.alert_deliveries)
+                .where(tables.alert_deliveries.c.status == "pending")
+                .values(status="failed", last_error="left by a finished test")
+            )
+    finally:
+        engine.dispose()

@@ -265,6 +265,7 @@ class Evaluator:
         for change, state in zip(changes, stored, strict=True):
             self._states[(site_id, change.rule.id, change.subject)] = state
         if any(change.transition is not None for change in changes):
+            self.runtime.outbox_filled()  # this process's dispatcher sends them now
             for listener in self.listeners:
                 listener(site_id)
 

@@ -84,6 +84,7 @@ def replace(runtime: Runtime, site_id: int, rule_id: str, body: Any) -> dict[str
 def delete(runtime: Runtime, site_id: int, rule_id: str) -> None:
     if not store.delete_rule(runtime.engine, site_id, _id(rule_id), runtime.clock.now()):
         raise NotFound("alert rule", "ruleId")
+    runtime.outbox_filled()  # its firing alerts ended: their deliveries go now
     _changed()
 
 

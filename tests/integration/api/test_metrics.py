@@ -78,7 +78,12 @@ class Tenant:
 
 @pytest.fixture
 def proc(proc: ServerProcess) -> ServerProcess:
-    """The integration tests' server process, started."""
+    """The integration tests' server process, started. Without the alert webhooks' dispatcher:
+    its look at the outbox every 200 ms would count among the statements and pooled
+    connections these tests compare between two scrapes (and the same for the alert evaluator,
+    which another test's rules in the shared PostgreSQL database would wake)."""
+    proc.env["CHATPULSE_ALERT_WEBHOOKS_DISPATCH"] = "false"
+    proc.env["CHATPULSE_ALERT_EVALUATION"] = "false"  # nor the alert evaluator's looks
     proc.start()
     return proc
 
