@@ -10,12 +10,14 @@ import re
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
+from sqlalchemy import Engine
 
 from chatpulse.clock import FixedClock
 from tests.browser.board import RIGHT_NOW_TILES, open_wallboard, queue_row, watched_page
+from tests.browser.serving import serve_on
 from tests.factories import agent_status, chat_accepted, chat_requested, visitor_arrived
-from tests.integration.alerts.support import RULES, evaluated_at, rule
-from tests.support import T_MICROS, SiteClient, T, uid
+from tests.integration.alerts.support import ALERTS, RULES, evaluated_at, rule, wait_until
+from tests.support import T_MICROS, SiteClient, T, new_site, uid
 
 pytestmark = pytest.mark.browser
 
@@ -208,8 +210,9 @@ def test_the_sound_beeps_until_acknowledged_and_again_on_escalation_on_this_scre
     expect(page.get_by_test_id("sound-toggle")).to_be_checked()
     assert beeps(page) == 0
 
-    server_at(site, 51)
+    # The browser's clock moves first: the beeps repeat by it.
     browser_at(page, 51)
+    server_at(site, 51)
     expect(lines(page)).to_have_count(1)
     expect_beeps(page, 1)  # at once
     browser_at(page, 56)  # 5 s later by the browser's clock: again
@@ -243,8 +246,8 @@ def test_the_sound_beeps_until_acknowledged_and_again_on_escalation_on_this_scre
         assert other.evaluate("localStorage.getItem('chatpulse.wallboard.sound')") == "on"
 
     # Escalation to critical is a new alert: it sounds again on the first screen.
-    server_at(site, 131)
     browser_at(page, 131)
+    server_at(site, 131)
     expect(lines(page)).to_have_text(
         ["Critical Sales wait Queue · Longest wait · Sales 2:21 threshold 2:00 for 0:00"]
     )
@@ -262,3 +265,54 @@ def test_a_deleted_rule_takes_its_alert_off_the_board(site: SiteClient, page: Pa
     assert site.http.delete(f"{RULES}/{made}").status_code == 204
     expect(page.get_by_test_id("alerts")).to_be_hidden()
     expect(page.locator(".alert-warning, .alert-critical")).to_have_count(0)
+
+
+def test_after_a_reconnect_the_first_alert_event_replaces_the_set_and_keeps_acknowledgements(
+    page: Page, engine: Engine, clock: FixedClock
+) -> None:
+    """The server keeps no state of a stream: what fires when the page reconnects is the set."""
+    clock.value = T_MICROS + 51 * S
+    with serve_on(engine, clock, 0) as first:
+        port = int(first.base_url.rsplit(":", 1)[1])
+        site = new_site(first)
+        arrange(site)
+        sales_wait_rule(site)
+        rule(
+            site,
+            name="Waiting",
+            view="RightNow",
+            field="currentQueueLength",
+            warning=1,
+            comparison=">=",
+        )
+        wait_until(lambda: len(site.get(ALERTS)["alerts"]) == 2)  # both, before the page opens
+        open_wallboard(page, first, site.token, "?sound=on")
+        expect(lines(page)).to_have_count(2)
+        expect_beeps(page, 1)  # at once, at T by the browser's clock
+        page.get_by_test_id("alert-acknowledge").click()
+        expect(page.locator(".alert-line.acknowledged")).to_have_count(2)
+        browser_at(page, 51)
+    expect(page.get_by_test_id("connection-state")).to_have_attribute("data-state", "reconnecting")
+
+    # Meanwhile, on another server: Alice takes chat 1 (Sales' wait clears), chat 2 waits in
+    # Support (the queue never empties: "Waiting" fires on, the same alert).
+    with serve_on(engine, clock, 0) as other, other.client(site.token) as http:
+        answer = http.post(
+            "/api/v3/livechat/events",
+            json=[chat_accepted(1, 51), visitor_arrived(2, 40), chat_requested(2, 50, 2)],
+        )
+        assert answer.status_code == 200, answer.text
+        wait_until(
+            lambda: [a["ruleName"] for a in http.get(ALERTS).json()["alerts"]] == ["Waiting"]
+        )
+
+    with serve_on(engine, clock, port):
+        expect(page.get_by_test_id("connection-state")).to_have_text("Live", timeout=40_000)
+        browser_at(page, 61)
+        expect(lines(page)).to_have_text(
+            ["Warning Waiting RightNow · Waiting in queue 1 threshold 1 for 0:10 acknowledged"]
+        )
+        expect_alert(queue_row(page, SALES), None)
+        expect_alert(page.locator('.tile[data-field="currentQueueLength"]'), "warning")
+        assert beeps(page) == 1  # still acknowledged: no beep
+    site.http.close()
