@@ -84,9 +84,12 @@ export function createAlerts(page) {
     if (alert.kind === "silence") return "Site · No event received";
     const parts = [String(alert.view), fieldOf(alert)[0]];
     const subject = subjectOf(alert);
-    if (subject === "none") parts.push("No department");
-    else if (subject) parts.push(page.routeName(subject) || (subject.startsWith("agent:") ? "Agent" : "Department"));
-    else if (alert.departmentId) {
+    if (subject === "none") {
+      parts.push("No department");
+    } else if (subject) {
+      const fallback = subject.startsWith("agent:") ? "Agent" : "Department";
+      parts.push(page.routeName(subject) || fallback);
+    } else if (alert.departmentId) {
       parts.push(page.routeName(`department:${alert.departmentId}`) || "Department");
     }
     return parts.join(" · ");
@@ -111,15 +114,19 @@ export function createAlerts(page) {
     const kind = fieldOf(alert)[1];
     const since = testId(el("span", "alert-for", firedFor(alert)), "alert-for");
     since.dataset.since = String(alert.since);
+    const label = severity === "critical" ? "Critical" : "Warning";
+    const threshold = `threshold ${formatValue(kind, alert.threshold)}`;
     const parts = [
-      testId(el("span", "alert-severity", severity === "critical" ? "Critical" : "Warning"), "alert-severity"),
+      testId(el("span", "alert-severity", label), "alert-severity"),
       testId(named("span", "alert-name", alert.ruleName), "alert-name"),
       testId(named("span", "alert-what", whatOf(alert)), "alert-what"),
       testId(el("span", "alert-value", formatValue(kind, alert.value)), "alert-value"),
-      testId(el("span", "alert-threshold", `threshold ${formatValue(kind, alert.threshold)}`), "alert-threshold"),
+      testId(el("span", "alert-threshold", threshold), "alert-threshold"),
       since,
     ];
-    if (acknowledged) parts.push(testId(el("span", "alert-ack", "acknowledged"), "alert-acknowledged"));
+    if (acknowledged) {
+      parts.push(testId(el("span", "alert-ack", "acknowledged"), "alert-acknowledged"));
+    }
     // Spaces between the parts: the line's text reads as one sentence (and copies as one).
     parts.forEach((part, index) => {
       if (index > 0) item.append(" ");
@@ -164,7 +171,8 @@ export function createAlerts(page) {
       }
       if (!selector) continue;
       for (const node of document.querySelectorAll(selector)) {
-        if (worst.get(node) !== "critical") worst.set(node, alert.severity === "critical" ? "critical" : "warning");
+        if (worst.get(node) === "critical") continue;
+        worst.set(node, alert.severity === "critical" ? "critical" : "warning");
       }
     }
     for (const node of document.querySelectorAll(".tile, .kpi, .queue-row")) {
@@ -247,7 +255,8 @@ export function createAlerts(page) {
   }
 
   function saveAcks() {
-    sessionStorage.setItem(ACK_KEY, JSON.stringify([...state.acked]));
+    if (state.acked.size > 0) sessionStorage.setItem(ACK_KEY, JSON.stringify([...state.acked]));
+    else sessionStorage.removeItem(ACK_KEY);
   }
 
   function acknowledge() {
@@ -278,6 +287,13 @@ export function createAlerts(page) {
     applyClasses();
   }
 
+  /** Signed out: this tab forgets its acknowledgements with its token. */
+  function forget() {
+    state.acked = new Set();
+    saveAcks();
+    clear();
+  }
+
   function setStale(stale) {
     $("alerts").classList.toggle("stale", stale);
   }
@@ -298,5 +314,5 @@ export function createAlerts(page) {
     draw();
   }
 
-  return { init, render, tick, applyClasses, namesChanged, clear, setStale };
+  return { init, render, tick, applyClasses, namesChanged, clear, forget, setStale };
 }

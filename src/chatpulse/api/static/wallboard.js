@@ -324,7 +324,9 @@ import { createAlerts } from "./wallboard-alerts.js";
     }
     container.replaceChildren(fragment);
     tickWaits();
-    if (Array.isArray(rows) && rows.some(rememberRouteName)) alerts.namesChanged();
+    // Every row's name is kept (not `some`, which would stop at the first new one).
+    const named = Array.isArray(rows) ? rows.map(rememberRouteName) : [];
+    if (named.includes(true)) alerts.namesChanged();
     alerts.applyClasses(); // the rows are new: their alert colours too
   }
 
@@ -923,8 +925,14 @@ import { createAlerts } from "./wallboard-alerts.js";
     state.canReadConfig = false;
     document.querySelector('[data-testid="department-picker"]').hidden = true;
     clearPanels();
+    alerts.forget();
     setConnection("idle", "Not connected");
     showTokenForm("");
+  }
+
+  /** [[field, label, kind], …] as {field: [label, kind]}. */
+  function labelsAndKinds(list) {
+    return Object.fromEntries(list.map(([field, label, kind]) => [field, [label, kind]]));
   }
 
   const alerts = createAlerts({
@@ -933,10 +941,7 @@ import { createAlerts } from "./wallboard-alerts.js";
     named,
     formatValue,
     duration,
-    fields: {
-      RightNow: Object.fromEntries(RIGHT_NOW_TILES.map(([field, label, kind]) => [field, [label, kind]])),
-      Today: Object.fromEntries(TODAY_KPIS.map(([field, label, kind]) => [field, [label, kind]])),
-    },
+    fields: { RightNow: labelsAndKinds(RIGHT_NOW_TILES), Today: labelsAndKinds(TODAY_KPIS) },
     departmentId: () => state.departmentId,
     routeName: (route) => state.routeNames.get(route) || "",
   });
