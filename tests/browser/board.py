@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect
 
 from tests.support import Server, T
 
@@ -46,3 +48,22 @@ def texts(page: Page, prefix: str, fields: list[str]) -> list[str]:
 def expect_row(row: Locator, expected: dict[str, Any]) -> None:
     for test_id, value in expected.items():
         expect(row.get_by_test_id(test_id)).to_have_text(value)
+
+
+@contextmanager
+def watched_page(browser: Browser) -> Iterator[Page]:
+    """A 1920×1080 tab in a context of its own (its own storage: another screen); fails the
+    test on a script error or a CSP violation."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            problems.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    yield page
+    context.close()
+    assert problems == []

@@ -346,7 +346,7 @@ def test_after_a_drop_the_stream_client_reconnects_sending_the_last_event_id(
 
     query = (
         "?views=Agents%2CQueue%2CToday%2CRightNow%2CIntervals&extended=true&intervalMinutes=15"
-        "&pageSize=100"
+        "&pageSize=100&alerts=true"
     )
     assert {request.url for request in streams} == {f"{site.server.base_url}{STREAM_PATH}{query}"}
     first_request, *reconnects = before_ingest

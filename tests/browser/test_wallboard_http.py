@@ -40,6 +40,11 @@ CSP = (
     [
         ("/wallboard", "text/html; charset=utf-8", b"<!doctype html>"),
         ("/wallboard/wallboard.js", "text/javascript; charset=utf-8", b"/* ChatPulse wallboard"),
+        (
+            "/wallboard/wallboard-alerts.js",
+            "text/javascript; charset=utf-8",
+            b"/* ChatPulse wallboard alerts",
+        ),
         ("/wallboard/wallboard.css", "text/css; charset=utf-8", b"/* ChatPulse wallboard"),
         ("/wallboard/favicon.svg", "image/svg+xml", b"<svg "),
         (

@@ -1,6 +1,7 @@
-"""The wallboard page (SPEC.md §6): one self-contained HTML page, its script, style and icon,
-and the vendored code it loads (static/vendor/, pinned in static/vendor/VERSIONS): the stream
-client and uPlot, the chart of today's intervals, with uPlot's stylesheet."""
+"""The wallboard page (SPEC.md §6): one self-contained HTML page, its scripts (the board and its
+alerts banner), style and icon, and the vendored code it loads (static/vendor/, pinned in
+static/vendor/VERSIONS): the stream client and uPlot, the chart of today's intervals, with
+uPlot's stylesheet."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ SECURITY_HEADERS = {
 ASSETS = {
     "wallboard.html": "text/html; charset=utf-8",
     "wallboard.js": "text/javascript; charset=utf-8",
+    "wallboard-alerts.js": "text/javascript; charset=utf-8",
     "wallboard.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
     "vendor/eventsource-client.js": "text/javascript; charset=utf-8",

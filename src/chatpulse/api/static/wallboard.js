@@ -6,9 +6,11 @@
  * vendor/VERSIONS), a fetch()-based client that sends the header, parses the SSE text and sends
  * Last-Event-ID when it reconnects. Every value from the server reaches the page through
  * textContent, never innerHTML. The chart of today's intervals is drawn by uPlot (vendor/, a
- * canvas). An ES module: strict mode, deferred. */
+ * canvas). The stream also brings the firing alerts: their banner, colours and beep are
+ * wallboard-alerts.js. An ES module: strict mode, deferred. */
 import { createEventSource } from "./vendor/eventsource-client.js";
 import uPlot from "./vendor/uplot.js";
+import { createAlerts } from "./wallboard-alerts.js";
 
 (() => {
   const TOKEN_KEY = "chatpulse.wallboard.token";
@@ -106,6 +108,8 @@ import uPlot from "./vendor/uplot.js";
     chart: null,
     chartZone: null,
     intervals: [],
+    // Queue rows' and departments' names by route ("department:…", "agent:…"), for the alerts.
+    routeNames: new Map(),
   };
 
   const $ = (id) => document.getElementById(id);
@@ -216,6 +220,7 @@ import uPlot from "./vendor/uplot.js";
     const tiles = $("rightnow");
     for (const [field, label, kind] of RIGHT_NOW_TILES) {
       const tile = el("div", `tile tile-${field}`);
+      tile.dataset.field = field;
       const value = testId(el("div", "tile-value fit", "–"), `rightnow-${field}`);
       value.dataset.kind = kind;
       tile.append(value, el("div", "tile-label", label));
@@ -224,6 +229,7 @@ import uPlot from "./vendor/uplot.js";
     const kpis = $("today");
     for (const [field, label, kind] of TODAY_KPIS) {
       const kpi = el("div", `kpi kpi-${kind}`);
+      kpi.dataset.field = field;
       const value = testId(el("dd", "kpi-value fit", "–"), `today-${field}`);
       value.dataset.kind = kind;
       kpi.append(el("dt", "kpi-label", label), value);
@@ -318,6 +324,23 @@ import uPlot from "./vendor/uplot.js";
     }
     container.replaceChildren(fragment);
     tickWaits();
+    // Every row's name is kept (not `some`, which would stop at the first new one).
+    const named = Array.isArray(rows) ? rows.map(rememberRouteName) : [];
+    if (named.includes(true)) alerts.namesChanged();
+    alerts.applyClasses(); // the rows are new: their alert colours too
+  }
+
+  /** Keep a queue row's name for the alerts banner; whether it was new. */
+  function rememberRouteName(row) {
+    const { name, kind } = queueRowName(row);
+    const route = row.routeToDepartmentId
+      ? `department:${row.routeToDepartmentId}`
+      : row.routeToAgentId && kind === "agent" && name !== "Agent"
+        ? `agent:${row.routeToAgentId}`
+        : "";
+    if (!route || state.routeNames.get(route) === name) return false;
+    state.routeNames.set(route, String(name));
+    return true;
   }
 
   function queueRow(row) {
@@ -405,6 +428,7 @@ import uPlot from "./vendor/uplot.js";
     tickWaits();
     tickLongestWait();
     tickStatusTimes();
+    alerts.tick();
   }
 
   // ---------------------------------------------------------------- agents
@@ -670,6 +694,14 @@ import uPlot from "./vendor/uplot.js";
     const live = departments
       .filter((d) => !d.isDeleted)
       .sort((a, b) => String(a.name).localeCompare(String(b.name), undefined, { sensitivity: "base" }));
+    let named = false;
+    for (const department of departments) {
+      const route = `department:${department.id}`;
+      if (state.routeNames.get(route) === String(department.name)) continue;
+      state.routeNames.set(route, String(department.name));
+      named = true;
+    }
+    if (named) alerts.namesChanged();
     const options = [el("option", "", "All departments")];
     options[0].value = "";
     for (const department of live) {
@@ -708,6 +740,7 @@ import uPlot from "./vendor/uplot.js";
     node.dataset.state = kind;
     node.textContent = text;
     $("board").classList.toggle("stale", kind !== "live");
+    alerts.setStale(kind !== "live");
   }
 
   function streamUrl() {
@@ -716,6 +749,7 @@ import uPlot from "./vendor/uplot.js";
       extended: "true",
       intervalMinutes: String(INTERVAL_MINUTES),
       pageSize: String(AGENTS_PAGE_SIZE),
+      alerts: "true",
     });
     if (state.departmentId) query.set("departmentId", state.departmentId);
     return `${STREAM_PATH}?${query}`;
@@ -805,7 +839,7 @@ import uPlot from "./vendor/uplot.js";
 
   function dispatch(type, text) {
     const render = RENDERERS[type];
-    if (!render && type !== "problem") return;
+    if (!render && type !== "problem" && type !== "alert") return;
     let payload;
     try {
       payload = JSON.parse(text);
@@ -815,6 +849,10 @@ import uPlot from "./vendor/uplot.js";
     if (type === "problem") {
       // The server ends the stream after this; a 400 now means the department went away.
       if (payload.status === 400 && state.departmentId) chooseDepartment("");
+      return;
+    }
+    if (type === "alert") {
+      alerts.render(payload); // the alerts firing now (no id: not a view snapshot)
       return;
     }
     state.attempt = 0; // a snapshot arrived: the connection works, back-off starts over
@@ -870,6 +908,7 @@ import uPlot from "./vendor/uplot.js";
     document.querySelector(".tile-currentQueueLength").classList.remove("attention");
     document.querySelector(".tile-longestWaitTime").classList.remove("tile-warn", "tile-alert");
     if (state.chart) renderIntervals([]);
+    alerts.clear();
   }
 
   function start() {
@@ -886,12 +925,30 @@ import uPlot from "./vendor/uplot.js";
     state.canReadConfig = false;
     document.querySelector('[data-testid="department-picker"]').hidden = true;
     clearPanels();
+    alerts.forget();
     setConnection("idle", "Not connected");
     showTokenForm("");
   }
 
+  /** [[field, label, kind], …] as {field: [label, kind]}. */
+  function labelsAndKinds(list) {
+    return Object.fromEntries(list.map(([field, label, kind]) => [field, [label, kind]]));
+  }
+
+  const alerts = createAlerts({
+    el,
+    testId,
+    named,
+    formatValue,
+    duration,
+    fields: { RightNow: labelsAndKinds(RIGHT_NOW_TILES), Today: labelsAndKinds(TODAY_KPIS) },
+    departmentId: () => state.departmentId,
+    routeName: (route) => state.routeNames.get(route) || "",
+  });
+
   function init() {
     buildTiles();
+    alerts.init();
     $("intervals-minutes").textContent = `every ${INTERVAL_MINUTES} min`;
     $("token-form").addEventListener("submit", (event) => {
       event.preventDefault();
