@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.reference_load [--backend sqlite|postgres|all]
         [--workers 1 2] [--agents 2000] [--days 1] [--quick] [--growth] [--large yes|no|only]
-        [--alerts yes|no|only] [--py-spy PATH]
+        [--alerts yes|no|only] [--alert-pairs N] [--py-spy PATH]
 
 Builds the load once (the simulator's model, benchmarks/dataset.py: N agents in 20 departments,
 20 chats an agent a day, `--days` × 24 h of history ending in a peak of ~0.15 chats waiting and
@@ -852,6 +852,12 @@ def main() -> None:
         default="yes",
         help="1,000 alert rules: event → stream alert / webhook, the fan-out's CPU with them",
     )
+    parser.add_argument(
+        "--alert-pairs",
+        type=int,
+        default=None,
+        help="fan-outs without / with the rules, alternating (default 2; 1 with --quick)",
+    )
     parser.add_argument("--py-spy", default=None, help="py-spy binary: profile the alert stage")
     parser.add_argument("--growth-agents", type=int, nargs="*", default=list(GROWTH_AGENTS))
     parser.add_argument("--growth-days", type=int, nargs="*", default=list(GROWTH_DAYS))
@@ -933,7 +939,7 @@ def alerts_stage(
             departments[:20],
             args.seconds * 3,
             samples=20 if args.quick else 100,
-            pairs=1 if args.quick else 2,
+            pairs=args.alert_pairs or (1 if args.quick else 2),
             py_spy=args.py_spy,
         )
 
