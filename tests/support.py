@@ -95,12 +95,21 @@ class Server:
 
 @contextmanager
 def running_server(
-    engine: Engine, clock: FixedClock, port: int = 0, shutdown_s: float | None = None
+    engine: Engine,
+    clock: FixedClock,
+    port: int = 0,
+    shutdown_s: float | None = None,
+    **settings_given: Any,
 ) -> Iterator[Server]:
     """A real uvicorn server on loopback `port` (0: a free one), serving the app over `engine`;
     it can be stopped and started again on the same port over the same database. `shutdown_s`:
-    how long in-flight requests (open streams) get at shutdown, else the server's setting."""
-    settings = Settings(database_url=str(engine.url), log_requests=False)
+    how long in-flight requests (open streams) get at shutdown, else the server's setting;
+    `settings_given`: other settings than the defaults."""
+    settings = Settings(
+        database_url=str(engine.url),
+        log_requests=False,
+        **settings_given,
+    )
     app = create_app(settings, engine, clock)
     options = server_options(settings)  # the protocol and event loop `chatpulse serve` runs
     if shutdown_s is not None:

@@ -63,3 +63,15 @@ class Settings(BaseSettings):
     alert_evaluation: bool = True
     # Every rule is judged again this often (waits, silence and hold times move with the clock).
     alert_interval_ms: int = 1000
+    # Alert webhooks (docs/alert_webhooks.md). Each process runs one dispatcher sending the
+    # outbox; a URL whose host resolves to a loopback, private, link-local, CGNAT, multicast or
+    # reserved address is refused (at creation and at every attempt) unless this is true.
+    alert_webhooks_dispatch: bool = True
+    alert_webhooks_allow_private: bool = False
+    alert_webhook_timeout_ms: int = 10_000  # a delivery attempt: a 2xx within this
+    alert_webhook_retry_base_ms: int = 1000  # retries wait base·2^(n−1), at most the cap,
+    alert_webhook_retry_cap_ms: int = 3_600_000  # times a random factor in [0.5, 1]
+    alert_webhook_retry_for_s: float = 86_400  # then given up (failed), the next one goes
+    # How long a process holds an endpoint while sending it (renewed while it does; at least
+    # the timeout + 5 s); a killed process's endpoints are taken over after this.
+    alert_webhook_lease_ms: int = 30_000

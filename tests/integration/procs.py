@@ -18,8 +18,11 @@ SERVE = (sys.executable, "-m", "chatpulse", "serve")
 
 
 class ServerProcess:
-    def __init__(self, database: str, log: Path, workers: int = 1) -> None:
+    def __init__(
+        self, database: str, log: Path, workers: int = 1, env: dict[str, str] | None = None
+    ) -> None:
         self.database = database
+        self.env = env or {}
         self.workers = workers
         self.log = log
         self.port = free_port()
@@ -43,7 +46,7 @@ class ServerProcess:
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -19,6 +19,7 @@ from chatpulse.api import (
     openapi,
     problems,
     routes_admin,
+    routes_alert_webhooks,
     routes_alerts,
     routes_config,
     routes_connectors,
@@ -37,7 +38,7 @@ from chatpulse.api.middleware import (
 )
 from chatpulse.clock import Clock
 from chatpulse.domain.errors import ChatPulseError
-from chatpulse.services import alert_eval, connector_poll, connectors
+from chatpulse.services import alert_dispatch, alert_eval, connector_poll, connectors
 from chatpulse.services.runtime import Database, Runtime, StorageError
 from chatpulse.services.stream import listening
 from chatpulse.settings import Settings
@@ -54,18 +55,24 @@ with the same answers."""
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """While serving: on PostgreSQL, the stream hub hears other processes' ingests (LISTEN);
     the connectors' availability poller runs (services/connector_poll.py); the alert evaluator
-    runs (services/alert_eval.py: it evaluates only while this process holds its lease)."""
+    runs (services/alert_eval.py: it evaluates only while this process holds its lease), and the
+    alert webhooks' dispatcher (services/alert_dispatch.py)."""
     poller = connector_poll.Poller(app.state.runtime)
     if app.state.settings.connector_poll:
         poller.start()
     evaluator: alert_eval.Evaluator = app.state.alert_evaluator
     if app.state.settings.alert_evaluation:
         evaluator.start()
+    dispatcher = alert_dispatch.Dispatcher(app.state.runtime, metrics.count_alert_webhook_delivery)
+    if app.state.settings.alert_webhooks_dispatch:
+        dispatcher.start()
+    app.state.dispatcher = dispatcher
     async with listening(app.state.stream_hub), limits.streams_end_on_shutdown(app):
         try:
             yield
         finally:
             await evaluator.stop()
+            await anyio.to_thread.run_sync(dispatcher.stop)
             await anyio.to_thread.run_sync(poller.stop)
             await app.state.runtime.close()
 
@@ -113,6 +120,7 @@ def create_app(
         routes_admin,
         routes_connectors,
         routes_alerts,
+        routes_alert_webhooks,
         routes_ops,
         routes_wallboard,
         metrics,

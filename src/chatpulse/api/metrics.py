@@ -90,6 +90,15 @@ CONNECTOR_REPAIRED = Counter(
     "Facts of connector deliveries stored after a repair (order, implied start), by platform",
     ("platform",),
 )
+ALERT_WEBHOOK_DELIVERIES = Counter(
+    "chatpulse_alert_webhook_deliveries",
+    "Alert webhook delivery attempts, by outcome: delivered (a 2xx), retried (failed, tried "
+    "again later), refused (the host resolved to an address the policy refuses; tried again "
+    "later), failed (failed, and given up: its retry time is over)",
+    ("outcome",),
+)
+for _outcome in ("delivered", "retried", "refused", "failed"):  # each shown from the start
+    ALERT_WEBHOOK_DELIVERIES.labels(_outcome)
 STREAMS_OPEN = Gauge(
     "chatpulse_streams_open",
     "Server-Sent Events streams open now",
@@ -151,6 +160,11 @@ def count_delivery(platform: str, outcome: str, result: Any = None) -> None:
         if result.repaired:
             CONNECTOR_REPAIRED.labels(platform).inc(result.repaired)
         count_ingest(result.accepted, result.duplicates)
+
+
+def count_alert_webhook_delivery(outcome: str) -> None:
+    """One attempt of the alert webhooks' dispatcher (services/alert_dispatch.py)."""
+    ALERT_WEBHOOK_DELIVERIES.labels(outcome).inc()
 
 
 def route_label(scope: Scope) -> str:

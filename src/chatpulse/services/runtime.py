@@ -47,6 +47,8 @@ class Runtime:
     versions: SiteVersions
     probe: VersionProbe | None
     observers: list[Observer] = field(default_factory=list)
+    # Told when alert transitions have queued webhook deliveries (the dispatcher's wake).
+    outbox_listeners: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def start(
@@ -80,6 +82,11 @@ class Runtime:
     def revoked(self, token_id: str) -> None:
         for observer in self.observers:
             observer.revoke(token_id)
+
+    def outbox_filled(self) -> None:
+        """Deliveries were committed to the alert webhooks' outbox: send them now."""
+        for listener in self.outbox_listeners:
+            listener()
 
     def instrument(self, observe_query: Callable[[float], None]) -> None:
         """Time every statement of this process's engine (the metrics' query histogram)."""

@@ -31,6 +31,7 @@ AGENTS = "/api/v3/agents"
 STATUSES = "/api/v3/livechat/agentStatuses"
 SITE = "/api/v3/site"
 TOKENS = "/api/v3/tokens"
+WEBHOOKS = "/api/v3/alerts/webhooks"
 VIEWS = ("RightNow", "Queue", "Today", "Agents", "Intervals")
 # Every view with every field it can show: the extension fields too (SPEC.md §3.6).
 EVERYTHING = {"includeStatusDistribution": "true", "extended": "true"}
@@ -43,6 +44,10 @@ A_EVENTS = [uid("event", n) for n in range(1, 7)]
 A_NAMES = ["Alpha Sales", "Alice Alpha", "alice.alpha@alpha.example", "Alpha Lunch", "alpha-audit"]
 B_DEPT, B_AGENT, B_STATUS = uid("dept", 2), uid("agent", 2), uid("status", 2)
 B_EVENT = uid("event", 101)
+# A's alert webhook: a public address (the server refuses others), never sent to (no alerts).
+# Its id is generated: webhook ids are global, and the PostgreSQL database lives for the session.
+A_WEBHOOK_URL = "https://93.184.215.14/alpha-alerts"
+A_WEBHOOK_SECRET = "alpha-webhook-secret-0001"
 NEVER = uid("dept", 99)  # an id no site has
 
 B_RIGHT_NOW = right_now(loggedInAgents=1) | {
@@ -71,6 +76,7 @@ class Sites:
     secrets: list[str]
     b_views_before: dict[str, Any]
     answers_to_b: list[httpx.Response] = field(default_factory=list)
+    a_webhook: str = ""
 
 
 def snapshot(site: SiteClient) -> dict[str, Any]:
@@ -82,6 +88,7 @@ def snapshot(site: SiteClient) -> dict[str, Any]:
         "events": site.get(EVENTS, limit="1000"),
         "site": site.get(SITE),
         "tokens": site.get(TOKENS),
+        "webhooks": site.get(WEBHOOKS),
     }
     for view in VIEWS:
         out[view] = site.get(f"{REALTIME}/{view}", **EVERYTHING)
@@ -126,6 +133,11 @@ def sites(site: SiteClient, other_site: SiteClient) -> Iterator[Sites]:
     response = a.http.post(TOKENS, json={"name": "alpha-audit", "scopes": ["admin"]})
     assert response.status_code == 201, response.text
     token = response.json()
+    response = a.http.post(
+        WEBHOOKS, json={"name": "Alpha pager", "url": A_WEBHOOK_URL, "secret": A_WEBHOOK_SECRET}
+    )
+    assert response.status_code == 201, response.text
+    a_webhook = response.json()["id"]
     assert a.get(f"{REALTIME}/RightNow")["ongoingChatsWithAgent"] == 1
     assert a.get(f"{REALTIME}/RightNow")["currentQueueLength"] == 1
 
@@ -142,6 +154,10 @@ def sites(site: SiteClient, other_site: SiteClient) -> Iterator[Sites]:
         *A_NAMES,
         token["id"],
         token["token"],
+        a_webhook,
+        A_WEBHOOK_URL,
+        A_WEBHOOK_SECRET,
+        "Alpha pager",
         a.token,
         a_site["name"],
         f'"siteId":{a.site_id}',
@@ -153,7 +169,7 @@ def sites(site: SiteClient, other_site: SiteClient) -> Iterator[Sites]:
         answers.append(response)
 
     b.http.event_hooks["response"] = [keep]
-    yield Sites(a, b, token["id"], token["token"], secrets, b_views_before, answers)
+    yield Sites(a, b, token["id"], token["token"], secrets, b_views_before, answers, a_webhook)
     b.http.event_hooks["response"] = []
 
 
@@ -398,6 +414,39 @@ def check_delete_token(ctx: Sites) -> None:
         assert client.get(SITE).json()["id"] == ctx.a.site_id
 
 
+# ---------------------------------------------------------------- alert webhooks
+
+
+def check_list_webhooks(ctx: Sites) -> None:
+    assert ctx.b.get(WEBHOOKS) == []
+    forbidden_for_other_site(ctx, "GET", WEBHOOKS)
+
+
+def check_webhook_path(method: str, suffix: str = "") -> Callable[[Sites], None]:
+    """A's webhook (its own path, or its delivery log) is unknown to B: 404 like a new id."""
+
+    def check(ctx: Sites) -> None:
+        for key in (ctx.a_webhook, ctx.a_webhook.upper(), NEVER):
+            response = ctx.b.http.request(method, f"{WEBHOOKS}/{key}{suffix}")
+            assert response.status_code == 404, (method, key, response.text)
+            assert response.json() == not_found("webhook")
+        forbidden_for_other_site(ctx, method, f"{WEBHOOKS}/{ctx.a_webhook}{suffix}")
+
+    return check
+
+
+def check_post_webhook(ctx: Sites) -> None:
+    body = {"name": "Beta pager", "url": "https://93.184.215.14/beta"}
+    forbidden_for_other_site(ctx, "POST", WEBHOOKS, json=body)
+    # Webhook ids are global (they name deliveries): A's id is taken, and B learns only that.
+    taken = ctx.b.http.post(WEBHOOKS, json={**body, "id": ctx.a_webhook})
+    assert taken.status_code == 409
+    assert taken.json()["errors"] == [{"field": "id", "message": "is already taken"}]
+    created = ctx.b.http.post(WEBHOOKS, json=body)
+    assert created.status_code == 201
+    assert [w["name"] for w in ctx.b.get(WEBHOOKS)] == ["Beta pager"]
+
+
 # ---------------------------------------------------------------- the table
 
 # Within one resource the checks run in this order on one pair of sites: reads first, and the
@@ -427,6 +476,11 @@ ISOLATION_CHECKS: dict[tuple[str, str], Callable[[Sites], None]] = {
     ("GET", TOKENS): check_get_tokens,
     ("DELETE", f"{TOKENS}/{{token_id}}"): check_delete_token,
     ("POST", TOKENS): check_post_token,
+    ("GET", WEBHOOKS): check_list_webhooks,
+    ("GET", f"{WEBHOOKS}/{{webhook_id}}"): check_webhook_path("GET"),
+    ("GET", f"{WEBHOOKS}/{{webhook_id}}/deliveries"): check_webhook_path("GET", "/deliveries"),
+    ("DELETE", f"{WEBHOOKS}/{{webhook_id}}"): check_webhook_path("DELETE"),
+    ("POST", WEBHOOKS): check_post_webhook,
 }
 
 
