@@ -22,6 +22,8 @@ the rules touch no other figure), 1 worker, with alert webhooks to loopback allo
    four views, 20 `chat.requested` a second) run on the same server without rules and with the
    1,000 rules (twice each, alternating, unless `--quick`); the server's CPU of each and the
    share the rules add. The same server process and the same session: only the ratio counts.
+   Then once each with the streams the wallboard opens (`extended=true`), whose department
+   views are the ones the rules read (no target: the standard fan-out is the one judged).
 """
 
 from __future__ import annotations
