@@ -35,6 +35,7 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 @dataclass
 class _Stream:
     department: str
+    query: str = ""  # more parameters of the stream, e.g. "&extended=true"
     arrivals: dict[bytes, list[tuple[int, float]]] = field(
         default_factory=lambda: {b"RightNow": [], b"Queue": []}
     )
@@ -45,7 +46,8 @@ async def _listen(host: str, port: int, token: str, stream: _Stream) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     writer.write(
         (
-            f"GET /api/v3/livechat/realTime/stream?departmentId={stream.department} HTTP/1.1\r\n"
+            f"GET /api/v3/livechat/realTime/stream?departmentId={stream.department}{stream.query}"
+            " HTTP/1.1\r\n"
             f"Host: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
             "Accept: text/event-stream\r\n\r\n"
         ).encode()
@@ -147,9 +149,10 @@ async def fan_out(
     streams: int,
     rate: float = 20,
     seconds: float = 15,
+    query: str = "",
 ) -> FanOut:
     host, port = url.removeprefix("http://").split(":")
-    watched = [_Stream(departments[k % len(departments)]) for k in range(streams)]
+    watched = [_Stream(departments[k % len(departments)], query) for k in range(streams)]
     began = time.perf_counter()
     tasks = []
     for stream in watched:  # connect in waves: a burst of 1,000 connects is not the load

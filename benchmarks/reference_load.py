@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.reference_load [--backend sqlite|postgres|all]
         [--workers 1 2] [--agents 2000] [--days 1] [--quick] [--growth] [--large yes|no|only]
+        [--alerts yes|no|only] [--alert-pairs N] [--py-spy PATH]
 
 Builds the load once (the simulator's model, benchmarks/dataset.py: N agents in 20 departments,
 20 chats an agent a day, `--days` × 24 h of history ending in a peak of ~0.15 chats waiting and
@@ -25,6 +26,11 @@ each worker count and measures:
   single events a second arrive: event → stream latency and the server's CPU;
 - ingest: 1,000-event batches (whole chat lifecycles) and single-event requests (1 and 8 clients);
 - resident memory: VmRSS of the server process and its workers after all of the above.
+
+`--alerts` (on by default; `only`: this stage alone, on the same site): on a server of its own,
+1,000 alert rules; event → stream `alert` and event → webhook received, and the fan-out's server
+CPU without and with the rules (benchmarks/alerts.py). `--py-spy PATH` records the server during
+the fan-out with rules (py-spy's collapsed stacks, the file named in the table).
 
 `--large` (on by default, off with `--quick`): then 1,000 streams over the 200 departments of a
 10,000-agent site (SQLite, 1 day of history, built for it: ~10 minutes).
@@ -59,6 +65,7 @@ import httpx
 import orjson
 from sqlalchemy import create_engine, text
 
+from benchmarks.alerts import ALERT_ENV, alert_figures
 from benchmarks.common import SERVER_ENV, _free_port, machine, percentile
 from benchmarks.dataset import Load, install, simulate_load
 from benchmarks.fanout import fan_out
@@ -122,7 +129,7 @@ class Server:
 
 
 @contextmanager
-def serve(database: str, workers: int) -> Iterator[Server]:
+def serve(database: str, workers: int, env: dict[str, str] | None = None) -> Iterator[Server]:
     port = _free_port()
     workdir = Path(tempfile.mkdtemp(prefix="chatpulse-ref-"))
     log_path = workdir / "server.log"
@@ -133,7 +140,8 @@ def serve(database: str, workers: int) -> Iterator[Server]:
         + (["--workers", str(workers)] if workers > 1 else []),
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, **SERVER_ENV},  # no cap on streams per token: the fan-out opens 1,000
+        # No cap on streams per token: the fan-out opens 1,000.
+        env={**os.environ, **SERVER_ENV, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -838,6 +846,19 @@ def main() -> None:
         default="yes",
         help="the 1,000-stream fan-out on a 10,000-agent site (builds it: ~10 min)",
     )
+    parser.add_argument(
+        "--alerts",
+        choices=("yes", "no", "only"),
+        default="yes",
+        help="1,000 alert rules: event → stream alert / webhook, the fan-out's CPU with them",
+    )
+    parser.add_argument(
+        "--alert-pairs",
+        type=int,
+        default=None,
+        help="fan-outs without / with the rules, alternating (default 2; 1 with --quick)",
+    )
+    parser.add_argument("--py-spy", default=None, help="py-spy binary: profile the alert stage")
     parser.add_argument("--growth-agents", type=int, nargs="*", default=list(GROWTH_AGENTS))
     parser.add_argument("--growth-days", type=int, nargs="*", default=list(GROWTH_DAYS))
     parser.add_argument(
@@ -872,6 +893,8 @@ def main() -> None:
                 f"{data.build_seconds:.0f} s ({data.events / data.build_seconds:,.0f} events/s)",
             )
             for workers in (1,) if backend == "sqlite" else tuple(args.workers):
+                if args.alerts == "only":
+                    break
                 config = f"{backend}, {workers} worker{'s' if workers > 1 else ''}"
                 measure(
                     results,
@@ -886,11 +909,39 @@ def main() -> None:
                     args.seconds,
                     data.site_id,
                 )
-    if args.large == "yes" and not args.quick:
+            if args.alerts != "no":
+                alerts_stage(results, backend, database, data.token, data.departments, args)
+    if args.large == "yes" and not args.quick and args.alerts != "only":
         large_fan_out(results, args.seconds * 3)
     print(f"\nload: {describe(load)}")
     print(f"total run time {time.perf_counter() - started:.0f} s; load average {load_average()}\n")
     print(results.table())
+
+
+def alerts_stage(
+    results: Results,
+    backend: str,
+    database: str,
+    token: str,
+    departments: list[str],
+    args: argparse.Namespace,
+) -> None:
+    """benchmarks/alerts.py on a server of its own (1 worker): the rules touch no other figure."""
+    config = f"{backend}, 1 worker, alerts"
+    print(f"\n[{config}] load average {load_average()}", flush=True)
+    with serve(database, 1, ALERT_ENV) as server:
+        alert_figures(
+            results,
+            config,
+            server,
+            lambda: Client(server, token),
+            token,
+            departments[:20],
+            args.seconds * 3,
+            samples=20 if args.quick else 100,
+            pairs=args.alert_pairs or (1 if args.quick else 2),
+            py_spy=args.py_spy,
+        )
 
 
 GROWTH_AGENTS = (200, 2000, 10_000)  # at 1 day of history

@@ -24,12 +24,15 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import suppress
+from functools import lru_cache
 
 import anyio.to_thread
 import orjson
 
 from chatpulse.domain.alerts import (
+    CRITICAL,
     SILENCE,
+    WARNING,
     Rule,
     SubjectState,
     Transition,
@@ -243,15 +246,22 @@ class Evaluator:
         docs = await self._views(site_id, rules)
         quiet = await self._last_event(site_id, rules)
         changes: list[store.Change] = []
+        # The subjects with a state, per rule, in one pass (not one pass per rule).
+        known: dict[str, list[str]] = defaultdict(list)
+        for state_site, rule_id, subject in self._states:
+            if state_site == site_id:
+                known[rule_id].append(subject)
         for rule in rules:
-            seen: set[str] = set()
             doc = docs.get(_query_of(rule))
-            for subject, value in observe(rule, doc, now, _later(quiet, rule.created_at)):
-                seen.add(subject)
+            observed = observe(rule, doc, now, _later(quiet, rule.created_at))
+            for subject, value in observed:
                 self._judge(site_id, rule, subject, value, now, changes)
-            for key in [k for k in self._states if k[0] == site_id and k[1] == rule.id]:
-                if key[2] not in seen:  # a Queue row that is gone: no value
-                    self._judge(site_id, rule, key[2], None, now, changes)
+            subjects = known.get(rule.id)
+            if subjects:
+                seen = {subject for subject, _ in observed}
+                for subject in subjects:
+                    if subject not in seen:  # a Queue row that is gone: no value
+                        self._judge(site_id, rule, subject, None, now, changes)
         if not changes:
             return
         try:
@@ -279,7 +289,9 @@ class Evaluator:
         changes: list[store.Change],
     ) -> None:
         key = (site_id, rule.id, subject)
-        current = self._states.get(key, SubjectState())
+        current = self._states.get(key, _QUIET)
+        if current.quiet and not (rule.holds(WARNING, value) or rule.holds(CRITICAL, value)):
+            return  # ok, no hold running, no condition: judge() would change nothing
         new, transition = judge(rule, subject, current, value, now)
         if _same(current, new):
             return
@@ -319,9 +331,17 @@ class Evaluator:
         return found[site_id]
 
 
+_QUIET = SubjectState()
+
+
 def _query_of(rule: Rule) -> tuple[str, ViewQuery]:
-    view = rule.view or "RightNow"
-    department = None if view == "Queue" else rule.department_id
+    return _query(rule.view or "RightNow", rule.department_id)
+
+
+@lru_cache(maxsize=4096)
+def _query(view: str, department_id: str | None) -> tuple[str, ViewQuery]:
+    """A rule's view and query (made once per view and department, not once per rule a round)."""
+    department = None if view == "Queue" else department_id
     return view, ViewQuery(department_id=department, extended=True).for_view(view)
 
 
