@@ -86,6 +86,20 @@ FIELDS: Mapping[str, tuple[str, ...]] = {
     ),
 }
 VIEWS = tuple(FIELDS)
+# The extension fields (METRICS.md §7): a view is read with extended=true only for them, so that
+# rules on Comm100's fields share the computations of the streams that ask without it.
+EXTENDED: Mapping[str, frozenset[str]] = {
+    "RightNow": frozenset(("longestWaitTime", "availableAgents", "awayAgents", "freeChatSlots")),
+    "Queue": frozenset(("longestWaitTime", "serviceLevelinLast30Mins", "serviceLevelinLast60Mins")),
+    "Today": frozenset(("serviceLevel", "avgSpeedOfAnswer", "longestWaitingTime")),
+}
+# The fields that move with the clock alone, without an event (waits going on, sliding windows,
+# open intervals). Every Queue field but three does: Queue is read anew at every judgement.
+CLOCK: Mapping[str, frozenset[str]] = {
+    "RightNow": frozenset(("longestWaitTime",)),
+    "Queue": frozenset(FIELDS["Queue"]),
+    "Today": frozenset(("longestWaitingTime", "agentUtilization")),
+}
 
 COMPARISONS: Mapping[str, Callable[[float, float], bool]] = {
     ">": operator.gt,

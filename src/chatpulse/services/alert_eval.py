@@ -24,13 +24,15 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import suppress
-from functools import lru_cache
+from dataclasses import dataclass
 
 import anyio.to_thread
 import orjson
 
 from chatpulse.domain.alerts import (
+    CLOCK,
     CRITICAL,
+    EXTENDED,
     SILENCE,
     WARNING,
     Rule,
@@ -50,6 +52,7 @@ log = logging.getLogger("chatpulse.alerts")
 
 LEASE_S = 5.0  # another process takes over this long after the holder stops renewing
 RULES_CHECK_S = 2.0  # other processes' rule changes are noticed within this
+TODAY_ON_CHANGE_S = 1.0  # Today is read again on a change at most this often
 
 StateKey = tuple[int, str, str]  # (site, rule, subject)
 
@@ -75,6 +78,9 @@ class Evaluator:
         self._kick = asyncio.Event()
         self._lease_until = 0
         self._rules: dict[int, list[Rule]] | None = None
+        self._groups: dict[int, dict[GroupKey, _Group]] = {}
+        # The last read of each group: (its JSON, when read: monotonic seconds).
+        self._docs: dict[tuple[int, GroupKey], tuple[object, float]] = {}
         self._rules_mark: tuple[int, int] | None = None
         self._rules_checked = 0.0
         self._rules_dirty = False
@@ -172,6 +178,7 @@ class Evaluator:
 
     def _forget(self) -> None:
         self._rules = None
+        self._docs = {}
         self._rules_mark = None
         self._states = {}
         self._quiet_since = {}
@@ -198,6 +205,8 @@ class Evaluator:
             by_site[rule.site_id].append(rule)
         self._states = await anyio.to_thread.run_sync(store.load_states, engine, list(by_site))
         self._rules = dict(by_site)
+        self._groups = {site_id: _groups(rules) for site_id, rules in self._rules.items()}
+        self._docs = {}
         self._rules_mark = mark
         for site_id in list(self._subscribers):
             if site_id not in self._rules:
@@ -228,7 +237,7 @@ class Evaluator:
         now = self.runtime.clock.now()
         if sites:
             await asyncio.gather(
-                *(self._judge_site(site_id, rules[site_id], now) for site_id in sites)
+                *(self._judge_site(site_id, rules[site_id], now, tick) for site_id in sites)
             )
         if tick:
             await anyio.to_thread.run_sync(
@@ -239,11 +248,11 @@ class Evaluator:
 
     # ---- one site ------------------------------------------------------------------------
 
-    async def _judge_site(self, site_id: int, rules: list[Rule], now: int) -> None:
+    async def _judge_site(self, site_id: int, rules: list[Rule], now: int, tick: bool) -> None:
         subscriber = self._subscribers.get(site_id)
         if subscriber is not None:
             self._seen[site_id] = subscriber.changes
-        docs = await self._views(site_id, rules)
+        docs = await self._views(site_id, tick)
         quiet = await self._last_event(site_id, rules)
         changes: list[store.Change] = []
         # The subjects with a state, per rule, in one pass (not one pass per rule).
@@ -252,7 +261,7 @@ class Evaluator:
             if state_site == site_id:
                 known[rule_id].append(subject)
         for rule in rules:
-            doc = docs.get(_query_of(rule))
+            doc = docs.get(_group_of(rule))
             observed = observe(rule, doc, now, _later(quiet, rule.created_at))
             for subject, value in observed:
                 self._judge(site_id, rule, subject, value, now, changes)
@@ -297,22 +306,37 @@ class Evaluator:
             return
         changes.append(store.Change(rule, subject, current, new, transition))
 
-    async def _views(self, site_id: int, rules: list[Rule]) -> dict[tuple[str, ViewQuery], object]:
-        """Each view the rules read, as JSON, from the hub's shared snapshots (None when it cannot
-        be computed: a deleted department)."""
-        wanted = sorted({_query_of(rule) for rule in rules if rule.kind != SILENCE}, key=repr)
+    async def _views(self, site_id: int, tick: bool) -> dict[GroupKey, object]:
+        """Each view the site's rules read, as JSON (None when it cannot be computed: a deleted
+        department), from the hub's shared snapshots. A view whose rules read only fields that
+        move with events takes any cached answer of the same stored state and window, however
+        old; the others (waits, open intervals) one at most `view_max_age_ms` old. Today, whose
+        figures are the day's, is read at most once a second on a change (every tick anyway):
+        a change of the site's Today at each event would cost a computation per event."""
+        groups = self._groups.get(site_id, {})
+        moment = time.monotonic()
+        docs: dict[GroupKey, object] = {}
+        wanted: list[tuple[GroupKey, _Group]] = []
+        for key, group in groups.items():
+            last = self._docs.get((site_id, key))
+            fresh_enough = last is not None and moment - last[1] < TODAY_ON_CHANGE_S
+            if last is not None and not tick and group.view == "Today" and fresh_enough:
+                docs[key] = last[0]
+                continue
+            wanted.append((key, group))
         answers = await asyncio.gather(
-            *(self.hub.snapshot(site_id, view, query) for view, query in wanted),
+            *(self.hub.snapshot(site_id, g.view, g.query, any_age=not g.clock) for _, g in wanted),
             return_exceptions=True,
         )
-        docs: dict[tuple[str, ViewQuery], object] = {}
-        for key, answer in zip(wanted, answers, strict=True):
+        for (key, _), answer in zip(wanted, answers, strict=True):
             if isinstance(answer, ChatPulseError):
-                docs[key] = None
+                doc: object = None
             elif isinstance(answer, BaseException):
                 raise answer
             else:
-                docs[key] = orjson.loads(answer.body)
+                doc = orjson.loads(answer.body)
+            docs[key] = doc
+            self._docs[(site_id, key)] = (doc, moment)
         return docs
 
     async def _last_event(self, site_id: int, rules: list[Rule]) -> int | None:
@@ -334,15 +358,36 @@ class Evaluator:
 _QUIET = SubjectState()
 
 
-def _query_of(rule: Rule) -> tuple[str, ViewQuery]:
-    return _query(rule.view or "RightNow", rule.department_id)
+GroupKey = tuple[str, str | None]  # (view, department): one read serves every rule of a group
 
 
-@lru_cache(maxsize=4096)
-def _query(view: str, department_id: str | None) -> tuple[str, ViewQuery]:
-    """A rule's view and query (made once per view and department, not once per rule a round)."""
-    department = None if view == "Queue" else department_id
-    return view, ViewQuery(department_id=department, extended=True).for_view(view)
+def _group_of(rule: Rule) -> GroupKey:
+    view = rule.view or "RightNow"
+    return view, None if view == "Queue" else rule.department_id
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """The rules of a site that read one view of one department: how it is read."""
+
+    view: str
+    query: ViewQuery  # extended=true only when a rule reads an extension field
+    clock: bool  # a rule reads a field that moves with the clock alone
+
+
+def _groups(rules: list[Rule]) -> dict[GroupKey, _Group]:
+    members: dict[GroupKey, list[Rule]] = defaultdict(list)
+    for rule in rules:
+        if rule.kind != SILENCE:
+            members[_group_of(rule)].append(rule)
+    groups = {}
+    for (view, department), found in members.items():
+        extended = any(rule.field in EXTENDED[view] for rule in found)
+        query = ViewQuery(department_id=department, extended=extended).for_view(view)
+        groups[(view, department)] = _Group(
+            view, query, any(rule.field in CLOCK[view] for rule in found)
+        )
+    return groups
 
 
 def _later(moment: int | None, created: int) -> int:

@@ -299,13 +299,14 @@ class StreamHub:
                 self._alerts_moved(site_id)
 
     async def snapshot(
-        self, site_id: int, view: str, query: ViewQuery, fresh: bool = False
+        self, site_id: int, view: str, query: ViewQuery, fresh: bool = False, any_age: bool = False
     ) -> Answer:
         """The view now: shared with another stream of this process that asked the same query
         after the site's last notification and at most SHARE_WINDOW_US ago (the streams of one
         wallboard query wake together on every event: one lookup serves them all), else from
         the answer cache (services/views.py), else computed in a worker thread. `fresh` (a new
-        stream's first snapshot): the cache at least, which sees every committed event."""
+        stream's first snapshot): the cache at least, which sees every committed event.
+        `any_age`: a cached answer of the same stored state however old (views.from_memory)."""
         query = query.for_view(view)
         now = self.clock.now()
         version = self._versions.get(site_id, 0)
@@ -318,7 +319,7 @@ class StreamHub:
             and 0 <= now - shared.now <= SHARE_WINDOW_US
         ):
             return await asyncio.shield(shared.task)
-        found, _ = await views.from_memory(self.runtime, site_id, view, query, now)
+        found, _ = await views.from_memory(self.runtime, site_id, view, query, now, any_age)
         loop = asyncio.get_running_loop()
         if found is not None:  # from memory: every GET and stream of the process shares it
             done: asyncio.Future[Answer] = loop.create_future()

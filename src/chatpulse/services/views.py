@@ -205,17 +205,19 @@ async def respond(runtime: Runtime, site_id: int, view: str, query: ViewQuery) -
 
 
 async def from_memory(
-    runtime: Runtime, site_id: int, view: str, query: ViewQuery, now: int
+    runtime: Runtime, site_id: int, view: str, query: ViewQuery, now: int, any_age: bool = False
 ) -> tuple[Answer | None, bool]:
     """(the cached answer for the site's committed state, or None; whether it is due for a
-    recomputation). On the event loop: the versions come from memory or the probe."""
+    recomputation). On the event loop: the versions come from memory or the probe. `any_age`:
+    an answer of the same stored state and window however old (a caller that reads only the
+    fields that do not move with the clock: the alert evaluator)."""
     max_age = runtime.settings.view_max_age_ms * 1000
     if not cacheable(view, query, max_age):  # nothing to look up: no probe
         return None, False
     versions = await versions_now(runtime.versions, runtime.probe, site_id, version_keys(query))
     if versions is None:
         return None, False
-    return cached_answer(runtime.engine, versions, site_id, view, query, now, max_age)
+    return cached_answer(runtime.engine, versions, site_id, view, query, now, max_age, any_age)
 
 
 async def computed(
@@ -263,6 +265,7 @@ def cached_answer(
     query: ViewQuery,
     now: int,
     max_age_us: int = 0,
+    any_age: bool = False,
 ) -> tuple[Answer | None, bool]:
     """(the answer from memory, without a worker thread or a transaction, when the site's
     committed versions are known without one and the answer for them is usable now, else
@@ -279,7 +282,9 @@ def cached_answer(
         return None, False
     version = with_window(version, window)
     found, due = answer_cache(engine).lookup(
-        (site_id, view, query, version), now, max_age_of(view, query, max_age_us)
+        (site_id, view, query, version),
+        now,
+        None if any_age else max_age_of(view, query, max_age_us),
     )
     if found is not None and found.sequence != row.last_sequence:
         # The department's answer still holds at the site's later sequence: say so (`id`).

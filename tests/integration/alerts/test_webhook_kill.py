@@ -25,6 +25,7 @@ ENV = {
     "CHATPULSE_ALERT_WEBHOOK_RETRY_BASE_MS": "50",
     "CHATPULSE_ALERT_WEBHOOK_LEASE_MS": "1000",  # at least timeout + 5 s: taken over in ≤ 6 s
     "CHATPULSE_LOG_REQUESTS": "false",
+    "CHATPULSE_ALERT_EVALUATION": "false",  # the states are moved by hand (Flipper)
 }
 
 
