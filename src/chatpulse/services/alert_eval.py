@@ -122,6 +122,7 @@ class Evaluator:
     async def _run(self) -> None:
         next_tick = time.monotonic()
         while True:
+            failed = False
             try:
                 now_mono = time.monotonic()
                 tick = now_mono >= next_tick
@@ -135,13 +136,14 @@ class Evaluator:
             except asyncio.CancelledError:
                 raise
             except Exception as err:
+                failed = True  # no retry before the next tick: a database outage is not a loop
                 self._forget()  # read everything again from the database next time
                 if is_unavailable(err):
                     log.warning("alert evaluation skipped: database unavailable")
                 else:
                     log.exception("alert evaluation failed")
             self._kick.clear()
-            if self.leader and any(self._dirty()):
+            if self.leader and not failed and any(self._dirty()):
                 continue  # events arrived while judging: judge again at once
             wait = max(0.0, next_tick - time.monotonic())
             with suppress(TimeoutError):
