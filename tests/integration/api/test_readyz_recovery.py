@@ -9,6 +9,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -198,3 +199,60 @@ def test_a_database_outage_under_load_gives_503s_and_loses_nothing(
     )
     assert sequences == list(range(1, len(stored) + 1))
     assert "Traceback" not in (tmp_path / "log").read_text()
+
+
+def test_the_alert_evaluator_waits_out_an_outage_and_judges_again(
+    postgres_url: str, proxy: TcpProxy, tmp_path: Path
+) -> None:
+    import datetime as dt
+    import time
+    import uuid
+
+    engine: Engine = make_engine(postgres_url)
+    token = tenant(engine, "Alerts through an outage")[1]
+    engine.dispose()
+    headers = bearer(token)
+    through_proxy = make_url(postgres_url).set(host="127.0.0.1", port=proxy.port)
+    server = ServerProcess(through_proxy.render_as_string(hide_password=False), tmp_path / "log")
+    server.start()
+    rule = {
+        "name": "visitors",
+        "view": "RightNow",
+        "field": "visitorOnSite",
+        "comparison": ">=",
+        "warning": 1,
+    }
+
+    def until(condition: Any) -> None:
+        deadline = time.monotonic() + 30
+        while not condition():
+            assert time.monotonic() < deadline, "condition not met in time"
+            time.sleep(0.05)
+
+    try:
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
+            assert http.post("/api/v3/alerts/rules", json=rule).status_code == 201
+            proxy.stop()
+            until(lambda: http.get("/readyz").status_code == 503)
+            skipped = "alert evaluation skipped: database unavailable"
+            until(lambda: skipped in (tmp_path / "log").read_text())
+            proxy.start()
+            until(lambda: http.get("/readyz").status_code == 200)
+            moment = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+            event = {
+                "id": str(uuid.uuid4()),
+                "type": "visitor.arrived",
+                "occurredAt": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "data": {"visitorId": str(uuid.uuid4())},
+            }
+            assert http.post("/api/v3/livechat/events", json=event).status_code == 200
+            until(lambda: len(http.get("/api/v3/alerts").json()["alerts"]) == 1)
+            (alert,) = http.get("/api/v3/alerts").json()["alerts"]
+            assert (alert["severity"], alert["value"]) == ("warning", 1)
+    finally:
+        server.stop()
+    log = (tmp_path / "log").read_text()
+    assert "Traceback" not in log
+    # One warning a tick at most while the database was away (the suite's tick: 100 ms), not a
+    # loop retrying as fast as it fails.
+    assert log.count(skipped) < 600
