@@ -5,8 +5,11 @@ so the shared PostgreSQL server never stops."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import socket
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -204,10 +207,6 @@ def test_a_database_outage_under_load_gives_503s_and_loses_nothing(
 def test_the_alert_evaluator_waits_out_an_outage_and_judges_again(
     postgres_url: str, proxy: TcpProxy, tmp_path: Path
 ) -> None:
-    import datetime as dt
-    import time
-    import uuid
-
     engine: Engine = make_engine(postgres_url)
     token = tenant(engine, "Alerts through an outage")[1]
     engine.dispose()
