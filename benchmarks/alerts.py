@@ -50,6 +50,7 @@ import httpx
 
 from benchmarks.common import percentile
 from benchmarks.fanout import fan_out
+from chatpulse.domain.alerts import FIELDS
 
 if TYPE_CHECKING:
     from benchmarks.reference_load import Client, Results, Server
@@ -82,54 +83,10 @@ LOW_IS_BAD = {
 PERCENT = {"chatUtilization", "agentUtilization"}
 SECONDS_WORDS = ("Time", "Wait", "wait")
 
-RIGHT_NOW_FIELDS = (
-    "loggedInAgents",
-    "agentsInChat",
-    "ongoingChatsWithAgent",
-    "ongoingChatsWithBot",
-    "ongoingChats",
-    "currentQueueLength",
-    "visitorOnSite",
-    "chatUtilization",
-    "longestWaitTime",
-    "availableAgents",
-    "awayAgents",
-    "freeChatSlots",
-)
-QUEUE_FIELDS = (
-    "ongoingChats",
-    "maxConcurrentChats",
-    "currentQueueLength",
-    "avgWaitTimeinLast30Mins",
-    "avgWaitTimeinLast60Mins",
-    "abandonedChatsinLast30Mins",
-    "switchedtoMessagesinLast30Mins",
-    "longestWaitTime",
-    "serviceLevelinLast30Mins",
-    "serviceLevelinLast60Mins",
-)
-TODAY_FIELDS = (
-    "totalChats",
-    "chatRequests",
-    "chats",
-    "abandondedChats",
-    "switchedToMessageChats",
-    "missedChats",
-    "chatAcceptanceRate",
-    "serviceAccessibilityRate",
-    "uniqueChatRate",
-    "avgWaitingTime",
-    "avgChatTime",
-    "avgScore",
-    "acceptedInvitations",
-    "totalTransferredChats",
-    "departmentTransferredChats",
-    "agentAvgResponseTime",
-    "agentUtilization",
-    "serviceLevel",
-    "avgSpeedOfAnswer",
-    "longestWaitingTime",
-)
+# Every numeric field a rule may watch, as the server declares them (domain/alerts.py).
+RIGHT_NOW_FIELDS = FIELDS["RightNow"]
+QUEUE_FIELDS = FIELDS["Queue"]
+TODAY_FIELDS = FIELDS["Today"]
 
 
 # ---------------------------------------------------------------- the rules

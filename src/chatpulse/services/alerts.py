@@ -38,9 +38,7 @@ def _checked(runtime: Runtime, site_id: int, body: Any, creating: bool) -> RuleB
 def create(runtime: Runtime, site_id: int, body: Any) -> dict[str, Any]:
     rule = _checked(runtime, site_id, body, creating=True)
     rule_id = rule.id or str(uuid.uuid4())
-    if rule.id is not None and store.id_taken(runtime.engine, rule_id):
-        raise Conflict("id", "is taken")
-    try:
+    try:  # a taken id (of any site: ids are global) is the insert's integrity error
         created = store.create_rule(runtime.engine, site_id, rule_id, rule, runtime.clock.now())
     except IntegrityError as err:
         raise Conflict("id", "is taken") from err
@@ -72,8 +70,6 @@ def replace(runtime: Runtime, site_id: int, rule_id: str, body: Any) -> dict[str
     given = body.get("id") if isinstance(body, dict) else None
     if given is not None and normalize_uuid(given) != key:
         raise InvalidBody([FieldError("id", "must be the id of the path, or absent")])
-    if store.get_rule(runtime.engine, site_id, key) is None:
-        raise NotFound("alert rule", "ruleId")
     replaced = store.replace_rule(runtime.engine, site_id, key, rule, runtime.clock.now())
     if replaced is None:
         raise NotFound("alert rule", "ruleId")

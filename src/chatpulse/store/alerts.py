@@ -98,14 +98,6 @@ def create_rule(engine: Engine, site_id: int, rule_id: str, body: RuleBody, now:
     return rule
 
 
-def id_taken(engine: Engine, rule_id: str) -> bool:
-    with engine.connect() as conn:
-        return (
-            conn.execute(select(t.alert_rules.c.id).where(t.alert_rules.c.id == rule_id)).first()
-            is not None
-        )
-
-
 def get_rule(engine: Engine, site_id: int, rule_id: str) -> Rule | None:
     with engine.connect() as conn:
         row = conn.execute(
